@@ -1,0 +1,85 @@
+"""Command line of the harness.
+
+    python -m harness ls [NAME ...] [--json]     # variants, scales, suites; any grid point by name
+    python -m harness <command> --help           # every command documents its flags
+
+Bad input (unknown model, p or α out of range, ...) prints one line ``error: ...`` and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from models.registry import DEFAULT_VARIANTS, GRIDS, SCALES, get_variant
+
+
+def _variant_info(name: str) -> dict:
+    v = get_variant(name)
+    # The schedule depends on the step count; show it for a 1000-step run (fractions read off easily).
+    return {**v.to_dict(), "label": v.label, "train_act": str(v.train_act),
+            "switch_fraction": None if v.switch_step(1000) is None else 1.0 - v.alpha,
+            "schedule_1000_steps": v.schedule(1000)}
+
+
+def _suites() -> dict:
+    try:
+        from suites import SUITES
+    except ImportError:  # suites arrive with the evaluation issue
+        return {}
+    return {name: getattr(s, "description", "") for name, s in SUITES.items()}
+
+
+def cmd_ls(args) -> int:
+    names = args.names or DEFAULT_VARIANTS
+    variants = [_variant_info(n) for n in names]  # raises ValueError on a bad name
+    if args.json:
+        out = {"variants": variants, "grids": GRIDS} if args.names else {
+            "variants": variants, "grids": GRIDS,
+            "scales": {k: s.to_dict() for k, s in SCALES.items()}, "suites": _suites()}
+        print(json.dumps(out, indent=2))
+        return 0
+    print("variants (any p in [0,1], alpha in [0,1) works: stocha-p0.35-a0.15, swi-ft-a0.2, ...):")
+    for v in variants:
+        sched = " -> ".join(f"{ph['act']}@{ph['start'] / 1000:.2f}T" for ph in v["schedule_1000_steps"])
+        print(f"  {v['name']:<26} {v['label']:<26} train: {sched:<34} inference: {v['inference_act']}")
+    if args.names:
+        return 0
+    print("\nscales:")
+    for s in SCALES.values():
+        m = s.model
+        print(f"  {s.name:<6} {m.num_params() / 1e6:>9.2f}M params  d={m.dim} L={m.n_layers} "
+              f"ffn={m.ffn_dim} heads={m.n_heads}/{m.kv_heads}  {s.description}")
+    print("\ngrids (paper tables): " + "; ".join(f"{k}: {', '.join(v)}" for k, v in GRIDS.items()))
+    suites = _suites()
+    print("\nsuites: " + (", ".join(suites) if suites else "(none yet)"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m harness", description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("ls", help="list variants, scales and suites",
+                       description="List model variants (or just the named ones), scales and suites.")
+    p.add_argument("names", nargs="*", metavar="NAME", help="variant names to describe (any grid point)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_ls)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""Shared test set-up: one torch thread (CI has 2 cores), offline, outputs under a temp dir."""
+
+import os
+
+import pytest
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    import torch
+
+    torch.set_num_threads(1)
+    yield
+
+
+@pytest.fixture
+def out_dir(tmp_path, monkeypatch):
+    """A private HARNESS_OUT for tests that write runs or results."""
+    d = tmp_path / "out"
+    monkeypatch.setenv("HARNESS_OUT", str(d))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    return d
