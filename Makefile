@@ -45,8 +45,36 @@ lint: $(VENV)/.installed
 ls: $(VENV)/.installed
 	$(PYTHON) -m harness ls
 
-eval train profile bench paper plots data: $(VENV)/.installed
-	@echo "make $@: not available yet (arrives with its issue: see README 'Status')" >&2; exit 2
+# Optional flags are passed only when set, so the CLI's own defaults apply otherwise.
+_STEPS := $(if $(STEPS),--steps $(STEPS))
+_SUITES := $(if $(SUITES),--suites $(SUITES))
+_LIMIT := $(if $(LIMIT),--limit $(LIMIT))
+
+data: $(VENV)/.installed
+	$(PYTHON) -m harness data --stats
+
+train: $(VENV)/.installed
+ifeq ($(NPROC),1)
+	$(PYTHON) -m harness train --model $(MODEL) --scale $(SCALE) --seed $(SEED) $(_STEPS) --resume
+else
+	$(BIN)/torchrun --standalone --nproc_per_node=$(NPROC) -m harness train --model $(MODEL) \
+		--scale $(SCALE) --seed $(SEED) $(_STEPS) --resume
+endif
+
+eval: $(VENV)/.installed
+	$(PYTHON) -m harness eval --model $(MODEL) --scale $(SCALE) --seed $(SEED) $(_SUITES) $(_LIMIT)
+
+profile: $(VENV)/.installed
+	$(PYTHON) -m harness profile --model $(MODEL) --scale $(SCALE) --seed $(SEED)
+
+bench: $(VENV)/.installed
+	$(PYTHON) -m harness bench all --json
+
+paper: $(VENV)/.installed
+	$(PYTHON) -m harness reproduce --scale $(SCALE) --seeds $(SEEDS)
+
+plots: $(VENV)/.installed
+	$(PYTHON) -m reports plots
 
 clean-venv:
 	rm -rf $(VENV)

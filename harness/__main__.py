@@ -1,18 +1,42 @@
 """Command line of the harness.
 
-    python -m harness ls [NAME ...] [--json]     # variants, scales, suites; any grid point by name
-    python -m harness <command> --help           # every command documents its flags
+    python -m harness ls [NAME ...] [--json]          # variants, scales, suites; any grid point by name
+    python -m harness data --stats                    # the embedded corpus
+    python -m harness train   --model M [--scale S] [--seed N] [--steps K] [--resume]
+    python -m harness eval    --model M [--scale S] [--suites a,b] [--limit N]
+    python -m harness profile --model M [--scale S]
+    python -m harness bench   ffn --d 2048 --sparsity 0.9 [--threads 1] [--json]
+    python -m harness reproduce [--table main] [--scale S] [--seeds 3]
+    python -m harness <command> --help                # every command documents its flags
 
-Bad input (unknown model, p or α out of range, ...) prints one line ``error: ...`` and exits 2.
+Each command lives in its own module, which provides ``add_arguments(parser)`` and ``run(args)``.
+Bad input (unknown model, p or α out of range, a corrupt checkpoint, ...) prints one line
+``error: ...`` and exits 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 
 from models.registry import DEFAULT_VARIANTS, GRIDS, SCALES, get_variant
+
+# command → (module providing add_arguments/run, one-line help). Modules are imported when the parser
+# is built, so `--help` shows every flag; a command whose module does not exist yet says so.
+COMMANDS = {
+    "data": ("harness.data", "build / describe the training corpus"),
+    "train": ("harness.train", "train a variant (single process or under torchrun)"),
+    "eval": ("harness.evaluate", "evaluate a variant on suites (trains first if needed)"),
+    "profile": ("harness.profile", "FFN sparsity per layer and dense vs sparse decode speed"),
+    "bench": ("harness.bench", "micro-benchmarks: sparse FFN, trainer throughput, activation cost"),
+    "reproduce": ("harness.reproduce", "train, evaluate and profile every run a paper table needs"),
+    "diversity": ("harness.diversity", "generation diversity: stochastic activation vs sampling"),
+    "selfcheck": ("harness.selfcheck", "hostile code, crash safety and bad input, quickly"),
+    "export": ("harness.export", "export a run to a Hugging Face transformers checkpoint"),
+    "finetune": ("harness.finetune", "relufy an existing Llama checkpoint with a recipe"),
+}
 
 
 def _variant_info(name: str) -> dict:
@@ -57,8 +81,15 @@ def cmd_ls(args) -> int:
     return 0
 
 
+def _missing(name: str):
+    def run(args):
+        raise RuntimeError(f"'{name}' is not available yet in this version of the harness")
+    return run
+
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m harness", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m harness", description="Activation-sparsity harness.",
+                                 epilog="Run 'python -m harness COMMAND --help' for a command's flags.")
     sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
 
     p = sub.add_parser("ls", help="list variants, scales and suites",
@@ -66,6 +97,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="NAME", help="variant names to describe (any grid point)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_ls)
+
+    for name, (module, help_) in COMMANDS.items():
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name != module:  # a real missing dependency inside the module: don't hide it
+                raise
+            sub.add_parser(name, help=f"{help_} (not available yet)").set_defaults(func=_missing(name))
+            continue
+        p = sub.add_parser(name, help=help_, description=(mod.__doc__ or help_).strip().split("\n\n")[0],
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        mod.add_arguments(p)
+        p.set_defaults(func=mod.run)
     return ap
 
 
