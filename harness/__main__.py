@@ -105,8 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
             if e.name != module:  # a real missing dependency inside the module: don't hide it
                 raise
             p = sub.add_parser(name, help=f"{help_} (not available yet)")
-            p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-            p.set_defaults(func=_missing(name))
+            p.set_defaults(func=_missing(name), missing=True)
             continue
         p = sub.add_parser(name, help=help_, description=(mod.__doc__ or help_).strip().split("\n\n")[0],
                            formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -116,7 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    ap = build_parser()
+    args, extra = ap.parse_known_args(argv)
+    if extra and not getattr(args, "missing", False):
+        ap.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args) or 0
     except (ValueError, FileNotFoundError, RuntimeError) as e:
