@@ -1,5 +1,5 @@
 # Every user-facing target builds .venv first, so a fresh clone needs only `make eval MODEL=...` / `make test`.
-# Variables: MODEL, SCALE, SEED, STEPS, NPROC, SUITES, LIMIT, SEEDS; TORCH_SPEC for a GPU build of torch.
+# Variables: MODEL, SCALE, SEED, STEPS, NPROC, SUITES, LIMIT, SEEDS, TABLE; TORCH_SPEC for a GPU build of torch.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -71,7 +71,7 @@ bench: $(VENV)/.installed
 	$(PYTHON) -m harness bench all --json
 
 paper: $(VENV)/.installed
-	$(PYTHON) -m harness reproduce --scale $(SCALE) --seeds $(SEEDS)
+	$(PYTHON) -m harness reproduce --scale $(SCALE) --seeds $(SEEDS) $(if $(TABLE),--table $(TABLE))
 
 plots: $(VENV)/.installed
 	$(PYTHON) -m reports plots

@@ -24,3 +24,10 @@ def out_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("HARNESS_OUT", str(d))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     return d
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory):
+    """One corpus cache (out/cache) for the session: token files are deterministic, so tests may share
+    them; link it into an ``out_dir`` to skip rebuilding the corpus in every test."""
+    return tmp_path_factory.mktemp("shared_cache")

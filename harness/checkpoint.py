@@ -1,0 +1,154 @@
+"""Self-describing, atomic training checkpoints, and loading a trained run for inference.
+
+A run directory's ``ckpt/`` holds ``step_0000200.pt`` (periodic) and ``final.pt`` (end of training),
+each with a ``.json`` sidecar (step, final flag, sha256 of the ``.pt``, variant, scale) that can be
+read without torch. A ``.pt`` holds everything needed to continue or to use the run without any other
+file: weights, optimizer state, every RNG state (python, numpy, torch, CUDA, the model's activation
+generator — per rank), the data position (the next step; batches are a function of it), the variant,
+the model and train configs, the tokenizer and the git sha.
+
+    >>> from harness.checkpoint import load_for_inference
+    >>> model, info = load_for_inference("out/runs/small/stocha-p0.7-a0.05/s0")   # doctest: +SKIP
+    >>> info["variant"].name, info["step"], str(model.activation)                 # doctest: +SKIP
+    ('stocha-p0.7-a0.05', 900, 'relu')
+
+Files are written to a temp file, fsync'ed and renamed, so a crash leaves the old checkpoint or the new
+one, never a torn file. A file that fails to load, or whose sha256 differs from its sidecar, raises
+:class:`CorruptCheckpointError`, and nothing here ever deletes or overwrites it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pathlib
+import re
+import tempfile
+
+import torch
+
+from harness.paths import atomic_write_json
+
+FORMAT = "sparsebench.ckpt/1"
+_STEP_RE = re.compile(r"^step_(\d+)\.pt$")
+
+
+class CorruptCheckpointError(ValueError):
+    """A checkpoint that cannot be read, fails its checksum, or does not match the run being resumed."""
+
+
+def ckpt_dir(run_dir) -> pathlib.Path:
+    return pathlib.Path(run_dir) / "ckpt"
+
+
+def _sha256(path: pathlib.Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save(run_dir, state: dict, *, final: bool, keep: int = 2) -> pathlib.Path:
+    """Write ``state`` atomically as ``final.pt`` or ``step_<step>.pt`` (+ sidecar); prune old periodic
+    checkpoints beyond the newest ``keep`` (0 keeps all)."""
+    d = ckpt_dir(run_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / ("final.pt" if final else f"step_{state['step']:07d}.pt")
+    state = {"format": FORMAT, "final": final, **state}
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
+    atomic_write_json(path.with_suffix(".json"), {
+        "format": FORMAT, "file": path.name, "step": state["step"], "final": final,
+        "sha256": _sha256(path), "variant": state["variant"]["name"], "scale": state["scale"],
+        "seed": state["train_config"]["seed"], "git_sha": state.get("git_sha")})
+    if keep:
+        for old in periodic(run_dir)[:-keep]:
+            old.unlink(missing_ok=True)
+            old.with_suffix(".json").unlink(missing_ok=True)
+    return path
+
+
+def periodic(run_dir) -> list[pathlib.Path]:
+    """Periodic checkpoints, oldest first."""
+    d = ckpt_dir(run_dir)
+    if not d.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in d.iterdir() if (m := _STEP_RE.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def final_checkpoint(run_dir) -> pathlib.Path | None:
+    """``ckpt/final.pt`` once training has finished (its sidecar is written after it), else None."""
+    p = ckpt_dir(run_dir) / "final.pt"
+    return p if p.is_file() and p.with_suffix(".json").is_file() else None
+
+
+def latest_checkpoint(run_dir) -> pathlib.Path | None:
+    """The checkpoint a resume continues from: the final one, else the newest periodic one."""
+    return final_checkpoint(run_dir) or (periodic(run_dir) or [None])[-1]
+
+
+def load(path, map_location="cpu") -> dict:
+    """Load and verify one checkpoint. Raises CorruptCheckpointError with one clear line."""
+    path = pathlib.Path(path)
+    hint = "it was left untouched; move it away to resume from an earlier checkpoint, or --force to retrain"
+    side = path.with_suffix(".json")
+    if side.is_file():
+        try:
+            expected = json.loads(side.read_text()).get("sha256")
+        except (json.JSONDecodeError, OSError) as e:
+            raise CorruptCheckpointError(f"corrupt checkpoint sidecar {side}: {e}; {hint}") from None
+        if expected and _sha256(path) != expected:
+            raise CorruptCheckpointError(f"corrupt checkpoint {path}: sha256 differs from {side.name}; {hint}")
+    try:
+        # weights_only: a checkpoint is data; loading one never runs code.
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # torn zip, truncated file, foreign pickle: all the same to the user
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CorruptCheckpointError(f"corrupt checkpoint {path}: {msg}; {hint}") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        got = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise CorruptCheckpointError(f"incompatible checkpoint {path}: format {got!r}, expected {FORMAT!r}")
+    missing = [k for k in ("step", "model", "variant", "scale", "model_config", "train_config") if k not in state]
+    if missing:
+        raise CorruptCheckpointError(f"incompatible checkpoint {path}: missing {', '.join(missing)}")
+    return state
+
+
+def load_for_inference(run_dir, device="cpu"):
+    """(model in eval mode with the variant's inference activation, info) from a finished run.
+
+    info = dict(variant=Variant, scale, seed, step, checkpoint=str path, config=train config dict,
+    tokenizer=dict). Needs nothing but the run directory (the model config is in the checkpoint).
+    """
+    from models.llama import ModelConfig, Transformer
+    from models.registry import Variant
+
+    path = final_checkpoint(run_dir)
+    if path is None:
+        raise FileNotFoundError(f"no final checkpoint in {run_dir}; train first: python -m harness train "
+                                f"--model M --scale S --seed N")
+    state = load(path)
+    variant = Variant.from_dict(state["variant"])
+    cfg = ModelConfig.from_dict(state["model_config"])
+    seed = int(state["train_config"]["seed"])
+    model = Transformer(cfg, variant.inference_act, seed=seed)
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as e:
+        raise CorruptCheckpointError(f"incompatible checkpoint {path}: {str(e).splitlines()[0]}") from None
+    model.to(device).eval()
+    info = {"variant": variant, "scale": state["scale"], "seed": seed, "step": int(state["step"]),
+            "checkpoint": str(path), "config": dict(state["train_config"]),
+            "tokenizer": dict(state.get("tokenizer") or {"name": "byte"})}
+    return model, info

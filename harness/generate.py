@@ -1,0 +1,285 @@
+"""Batched text generation with a KV cache: greedy, temperature and top-p sampling, stop strings.
+
+    >>> from models.registry import build_model
+    >>> model = build_model("tiny", "silu").eval()
+    >>> texts = generate(model, ["def add(a, b):\\n", "x = "], max_new_tokens=16, stop=["\\n\\n"])
+    >>> len(texts)
+    2
+
+What it does, per call:
+- prompts are byte-tokenized (BOS first, like the training documents), sorted by length so a batch holds
+  similar lengths, left-padded (``KVCache.valid`` masks the pads) and left-truncated so that prompt +
+  ``max_new_tokens`` fits ``max_seq_len``;
+- decoding stops per row at EOS, at ``max_new_tokens`` or when a stop string appears; the text is cut
+  *before* the stop string (we cut: the model never sees that a stop string ended its row) and finished
+  rows leave the batch (their cache rows are dropped);
+- the FFN activation used for this call is ``eval_act`` (``relu``, ``silu``, ``stocha:p=0.7``…) or, if
+  None, whatever the model holds (the recipe's inference activation after
+  ``harness.checkpoint.load_for_inference``); stochastic draws are seeded with ``act_seed``. The model's
+  activation is restored afterwards.
+
+``bench_vs_hf`` times decoding against Hugging Face ``LlamaForCausalLM.generate`` built from the same
+weights in the same process (``python -m harness bench all`` includes it)::
+
+    python -c "from harness.generate import bench_vs_hf; print(bench_vs_hf())"
+"""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import time
+from collections.abc import Sequence
+
+import torch
+
+from harness.tokenizer import ByteTokenizer
+from models.activations import ActSpec
+
+
+@contextlib.contextmanager
+def activation(model, eval_act: str | ActSpec | None = None, act_seed: int | None = None):
+    """Use ``eval_act`` in every FFN inside the block (None: keep the model's), then restore it."""
+    old = model.activation
+    if eval_act is not None:
+        model.set_activation(ActSpec.parse(eval_act) if isinstance(eval_act, str) else eval_act)
+    if act_seed is not None:
+        model.seed_activation(act_seed)
+    try:
+        yield model.activation
+    finally:
+        model.set_activation(old)
+
+
+def _top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Keep the smallest set of tokens whose probability mass reaches ``top_p`` (nucleus sampling)."""
+    sorted_logits, idx = logits.sort(dim=-1, descending=True)
+    cum = sorted_logits.softmax(-1).cumsum(-1)
+    drop = cum - sorted_logits.softmax(-1) >= top_p  # mass before this token already reaches top_p
+    sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
+    return torch.full_like(logits, float("-inf")).scatter(-1, idx, sorted_logits)
+
+
+def _next_token(logits, temperature: float, top_p: float, gen: torch.Generator | None):
+    """logits (B, V) → token ids (B,)."""
+    if temperature <= 0.0:
+        return logits.argmax(-1)
+    logits = logits.float() / temperature
+    if top_p < 1.0:
+        logits = _top_p_filter(logits, top_p)
+    return torch.multinomial(logits.softmax(-1), 1, generator=gen).squeeze(-1)
+
+
+def _first_stop(text: str, stop: Sequence[str]) -> int:
+    """Index where the earliest stop string starts in ``text``, or -1."""
+    hits = [i for i in (text.find(s) for s in stop if s) if i >= 0]
+    return min(hits) if hits else -1
+
+
+@torch.no_grad()
+def generate_ids(model, prompt_ids: list[list[int]], *, max_new_tokens: int = 128, temperature: float = 0.0,
+                 top_p: float = 1.0, stop: Sequence[str] = (), eos_id: int | None = None,
+                 pad_id: int = 0, seed: int = 0, decode=None) -> list[list[int]]:
+    """One batch, token ids in → generated ids out (stop strings still inside; see :func:`generate`).
+
+    ``decode`` (ids → text) is needed only for stop strings. Rows finish at ``eos_id`` (excluded), at a
+    stop string, or after ``max_new_tokens``; finished rows are dropped from the batch and its cache.
+    """
+    from models.llama import KVCache
+
+    cfg = model.cfg
+    device = next(model.parameters()).device
+    dtype = next(model.parameters()).dtype
+    B = len(prompt_ids)
+    max_new_tokens = max(1, min(max_new_tokens, cfg.max_seq_len - 1))
+    keep = cfg.max_seq_len - max_new_tokens
+    prompts = [p[-keep:] if len(p) > keep else p for p in prompt_ids]  # left-truncate to fit
+    prompts = [p or [pad_id] for p in prompts]
+    T = max(len(p) for p in prompts)
+    tokens = torch.full((B, T), pad_id, dtype=torch.long, device=device)
+    valid = torch.zeros(B, T, dtype=torch.bool, device=device)
+    for i, p in enumerate(prompts):  # left padding: the last prompt token sits at T-1 in every row
+        tokens[i, T - len(p):] = torch.tensor(p, device=device)
+        valid[i, T - len(p):] = True
+    cache = KVCache(cfg, B, max_len=T + max_new_tokens, device=device, dtype=dtype)
+    gen = torch.Generator(device=device).manual_seed(seed) if temperature > 0 else None
+    logits = model(tokens, cache=cache, valid=valid)[:, -1]  # (B, V)
+    out: list[list[int]] = [[] for _ in range(B)]
+    rows = list(range(B))  # batch position → original row
+    stop = [s for s in stop if s]
+    for step in range(max_new_tokens):
+        nxt = _next_token(logits, temperature, top_p, gen)  # (b,)
+        alive = []
+        for j, r in enumerate(rows):
+            t = int(nxt[j])
+            if eos_id is not None and t == eos_id:
+                continue
+            out[r].append(t)
+            if stop and _first_stop(decode(out[r][-64:]) if decode else "", stop) >= 0:
+                # The last 64 tokens hold any stop string we use (all are short); a longer one is still
+                # cut correctly by generate(), only found later.
+                continue
+            alive.append(j)
+        if not alive or step == max_new_tokens - 1:
+            break
+        if len(alive) < len(rows):
+            sel = torch.tensor(alive, device=device)
+            cache.select(sel)
+            nxt = nxt[sel]
+            rows = [rows[j] for j in alive]
+        logits = model(nxt[:, None], cache=cache, valid=torch.ones(len(rows), 1, dtype=torch.bool,
+                                                                    device=device))[:, -1]
+    return out
+
+
+def generate(model, prompts: Sequence[str], *, max_new_tokens: int = 128, temperature: float = 0.0,
+             top_p: float = 1.0, stop: Sequence[str] | None = None, batch_size: int = 16, seed: int = 0,
+             eval_act: str | ActSpec | None = None, act_seed: int | None = None, tokenizer=None,
+             add_bos: bool = True, stop_at_eos: bool = True, progress: bool = False) -> list[str]:
+    """Continue each prompt; returns the continuations (prompt excluded, cut before the first stop string).
+
+    Same seed, same prompts, same batch size → same texts. ``temperature=0`` is greedy.
+    """
+    if temperature < 0 or not 0 < top_p <= 1:
+        raise ValueError(f"need temperature >= 0 and 0 < top_p <= 1, got {temperature}, {top_p}")
+    tok = tokenizer or ByteTokenizer()
+    stop = list(stop or ())
+    ids = [tok.encode(p, bos=add_bos) for p in prompts]
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    results: list[str] = [""] * len(ids)
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    if progress:
+        from tqdm import tqdm
+
+        batches = tqdm(batches, desc="generate", unit="batch", leave=False)
+    was_training = model.training
+    model.eval()
+    try:
+        with activation(model, eval_act, act_seed):
+            for b, idx in enumerate(batches):
+                outs = generate_ids(model, [ids[i] for i in idx], max_new_tokens=max_new_tokens,
+                                    temperature=temperature, top_p=top_p, stop=stop,
+                                    eos_id=tok.eos_id if stop_at_eos else None, pad_id=tok.pad_id,
+                                    seed=seed + b, decode=tok.decode)
+                for i, o in zip(idx, outs):
+                    text = tok.decode(o)
+                    cut = _first_stop(text, stop)
+                    results[i] = text[:cut] if cut >= 0 else text
+    finally:
+        model.train(was_training)
+    return results
+
+
+# ---- comparison with Hugging Face transformers ---------------------------------------------------
+
+def to_hf_llama(model):
+    """An equivalent ``transformers.LlamaForCausalLM`` carrying a copy of our weights.
+
+    Our RoPE rotates interleaved pairs (Meta's layout); HF's ``rotate_half`` rotates the two halves, so
+    the rows of ``wq``/``wk`` are permuted per head exactly as Meta→HF conversion does.
+    """
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    cfg = model.cfg
+    act = model.activation.kind
+    if cfg.ffn_type != "gated" or act not in ("relu", "silu", "gelu"):
+        raise ValueError(f"HF Llama needs a gated FFN with relu/silu/gelu, got {cfg.ffn_type}/{act}")
+    hf_cfg = LlamaConfig(vocab_size=cfg.vocab_size, hidden_size=cfg.dim, intermediate_size=cfg.ffn_dim,
+                         num_hidden_layers=cfg.n_layers, num_attention_heads=cfg.n_heads,
+                         num_key_value_heads=cfg.kv_heads, head_dim=cfg.head_dim,
+                         max_position_embeddings=cfg.max_seq_len, rms_norm_eps=cfg.norm_eps,
+                         rope_theta=cfg.rope_theta, hidden_act=act, tie_word_embeddings=cfg.tie_embeddings,
+                         attention_bias=False, mlp_bias=False, bos_token_id=256, eos_token_id=257,
+                         pad_token_id=258)
+    hf = LlamaForCausalLM(hf_cfg)
+
+    def permute(w, n_heads):  # interleaved pairs → halves, per head
+        d1, d2 = w.shape
+        return w.view(n_heads, d1 // n_heads // 2, 2, d2).transpose(1, 2).reshape(d1, d2)
+
+    sd = {"model.embed_tokens.weight": model.tok_embeddings.weight, "model.norm.weight": model.norm.weight,
+          "lm_head.weight": model.output.weight}
+    for i, layer in enumerate(model.layers):
+        a, f, p = layer.attention, layer.feed_forward, f"model.layers.{i}."
+        sd.update({p + "self_attn.q_proj.weight": permute(a.wq.weight, cfg.n_heads),
+                   p + "self_attn.k_proj.weight": permute(a.wk.weight, cfg.kv_heads),
+                   p + "self_attn.v_proj.weight": a.wv.weight, p + "self_attn.o_proj.weight": a.wo.weight,
+                   p + "mlp.gate_proj.weight": f.w1.weight, p + "mlp.up_proj.weight": f.w3.weight,
+                   p + "mlp.down_proj.weight": f.w2.weight,
+                   p + "input_layernorm.weight": layer.attention_norm.weight,
+                   p + "post_attention_layernorm.weight": layer.ffn_norm.weight})
+    missing, unexpected = hf.load_state_dict({k: v.detach().clone() for k, v in sd.items()}, strict=False)
+    missing = [k for k in missing if "rotary" not in k]
+    if missing or unexpected:
+        raise RuntimeError(f"weight mapping to HF Llama failed: missing {missing}, unexpected {unexpected}")
+    return hf.eval()
+
+
+@torch.no_grad()
+def bench_vs_hf(scale: str = "small", model: str = "silu", *, batch_size: int = 1, prompt_len: int = 32,
+                new_tokens: int = 64, repeats: int = 3, threads: int | None = None, seed: int = 0) -> dict:
+    """Decode tokens/s of our ``generate`` vs transformers' ``generate`` on the same weights, same run.
+
+    Greedy, fixed length (EOS ignored by both), random prompts; runs interleaved, medians reported. Also
+    checks the two models' logits agree (``max_abs_logit_diff``) and how long their greedy outputs agree.
+    """
+    from models.registry import build_model
+    from models.registry import get_variant as _gv
+
+    if threads:
+        torch.set_num_threads(threads)
+    weights = "random"
+    try:  # the trained run's weights when there are some
+        from harness.checkpoint import final_checkpoint, load_for_inference
+        from harness.paths import run_dir
+
+        if final_checkpoint(run_dir(scale, model, seed)) is not None:
+            ours, _ = load_for_inference(run_dir(scale, model, seed))
+            weights = "checkpoint"
+    except ImportError:
+        pass
+    if weights == "random":
+        ours = build_model(scale, model, seed=seed, act=_gv(model).inference_act)
+        with torch.no_grad():  # N(0, 0.02) init gives near-tied logits: greedy outputs would then differ
+            for p in ours.parameters():  # on rounding alone; larger weights make the comparison meaningful
+                if p.dim() > 1:
+                    p.mul_(8.0)
+    ours.eval()
+    hf = to_hf_llama(ours)
+    g = torch.Generator().manual_seed(seed)
+    prompts = torch.randint(0, 256, (batch_size, prompt_len), generator=g)
+    max_diff = float((ours(prompts) - hf(prompts).logits).abs().max())
+
+    def run_ours():
+        out = generate_ids(ours, prompts.tolist(), max_new_tokens=new_tokens, eos_id=None)
+        return torch.tensor(out)
+
+    def run_hf():
+        out = hf.generate(prompts, attention_mask=torch.ones_like(prompts), max_new_tokens=new_tokens,
+                          min_new_tokens=new_tokens, do_sample=False, use_cache=True, pad_token_id=258)
+        return out[:, prompt_len:]
+
+    a, b = run_ours(), run_hf()  # also the warm-up of both
+    # Tokens until the first disagreement: float rounding can flip a near-tie, after which the two
+    # continuations legitimately diverge, so a prefix fraction says more than a yes/no.
+    diverge = (a != b).any(0).nonzero()
+    agree = (int(diverge[0]) if len(diverge) else new_tokens) / new_tokens
+    t_ours, t_hf = [], []
+    for _ in range(repeats):  # interleaved so both see the same machine load
+        t0 = time.perf_counter()
+        run_ours()
+        t_ours.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        run_hf()
+        t_hf.append(time.perf_counter() - t0)
+    toks = batch_size * new_tokens
+    ours_tps, hf_tps = toks / statistics.median(t_ours), toks / statistics.median(t_hf)
+    import transformers
+
+    return {"name": "decode_vs_hf", "scale": scale, "model": model, "weights": weights,
+            "batch_size": batch_size,
+            "prompt_len": prompt_len, "new_tokens": new_tokens, "repeats": repeats, "warmup": 1,
+            "threads": torch.get_num_threads(), "dtype": "fp32", "ours_tokens_per_s": ours_tps,
+            "hf_tokens_per_s": hf_tps, "speedup_vs_hf": ours_tps / hf_tps,
+            "max_abs_logit_diff": max_diff, "greedy_prefix_agree": agree,
+            "transformers": transformers.__version__, "times_ours_s": t_ours, "times_hf_s": t_hf}

@@ -1,0 +1,183 @@
+"""lm-eval model ``sparsebench``: our checkpoints (or an in-memory model) under lm-evaluation-harness.
+
+In Python (what the harness's suites do)::
+
+    import lm_eval
+    from harness.lm_model import SparseBenchLM
+    lm = SparseBenchLM(checkpoint="out/runs/small/silu/s0")          # or SparseBenchLM(model=model)
+    lm_eval.simple_evaluate(model=lm, tasks=[...])
+
+From the command line. lm-eval has no plugin entry point, so our module must be imported before the
+model is looked up. Two ways:
+
+    # 1. this module as a drop-in for the `lm_eval` command (any task, built-in ones included):
+    python -m harness.lm_model --model sparsebench --model_args checkpoint=out/runs/small/silu/s0 \\
+        --tasks arc_easy
+    # 2. the plain `lm_eval` CLI, with the task YAMLs the harness writes (they import this module):
+    lm_eval --model sparsebench --model_args checkpoint=out/runs/small/silu/s0,eval_act=relu \\
+        --tasks out/cache/lm_eval_tasks/sparsebench_gsm8k_100/sparsebench_gsm8k_100.yaml
+
+``model_args``: ``checkpoint`` (a run directory), ``eval_act`` (``relu``, ``silu``, ``stocha:p=0.7``…;
+default: the recipe's inference activation), ``act_seed``, ``batch_size``, ``max_gen_toks``, ``device``.
+"""
+
+from __future__ import annotations
+
+import torch
+from lm_eval.api.model import LM
+from lm_eval.api.registry import model_registry, register_model
+
+from harness.tokenizer import ByteTokenizer
+
+
+def process_docs(dataset):
+    """Identity ``process_docs`` for the harness's task YAMLs: naming it imports this module (see above)."""
+    return dataset
+
+
+def _register_once(cls):
+    """``register_model("sparsebench")``, unless already registered (re-import, or ``python -m`` of this file
+    followed by the task YAML importing it again: lm-eval refuses a second class under one name)."""
+    return cls if "sparsebench" in model_registry else register_model("sparsebench")(cls)
+
+
+@_register_once
+class SparseBenchLM(LM):
+    """Batched log-likelihoods and generation over a ``models.llama.Transformer`` with the byte tokenizer."""
+
+    def __init__(self, checkpoint: str | None = None, model=None, batch_size: int | str = 16,
+                 device: str | None = None, eval_act: str | None = None, act_seed: int = 0,
+                 max_gen_toks: int = 256, progress: bool = True, **_ignored):
+        super().__init__()
+        if (checkpoint is None) == (model is None):
+            raise ValueError("give exactly one of checkpoint=RUN_DIR or model=<in-memory model>")
+        if model is None:
+            from harness.checkpoint import load_for_inference
+
+            # lm_eval's CLI passes device="cuda" by default: fall back to the CPU where there is no GPU.
+            if not device or (str(device).startswith("cuda") and not torch.cuda.is_available()):
+                device = "cpu"
+            model, _ = load_for_inference(checkpoint, device=device)
+        self.model = model.eval()
+        self.tok = ByteTokenizer()
+        self.batch_size = 16 if batch_size in (None, "auto") else int(str(batch_size).split(":")[0])
+        self.eval_act = eval_act
+        self.act_seed = int(act_seed)
+        self.max_gen_toks = int(max_gen_toks)
+        self.progress = progress if isinstance(progress, bool) else str(progress).lower() in ("1", "true", "yes")
+        self.max_length = model.cfg.max_seq_len
+        self._device = next(model.parameters()).device
+
+    # ---- scoring -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def _score(self, pairs: list[tuple[list[int], list[int]]], desc: str) -> list[tuple[float, bool]]:
+        """(context ids, continuation ids) → (sum log p(continuation | context), continuation is greedy).
+
+        The last ``max_length + 1`` tokens are kept (context cut on the left); rows are right-padded, which
+        a causal model never attends to. Longest first, so a batch holds similar lengths.
+        """
+        from harness.generate import activation
+
+        results: list[tuple[float, bool] | None] = [None] * len(pairs)
+        order = sorted(range(len(pairs)), key=lambda i: -(len(pairs[i][0]) + len(pairs[i][1])))
+        batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        from tqdm import tqdm
+
+        with activation(self.model, self.eval_act, self.act_seed):
+            for idx in tqdm(batches, desc=desc, disable=not self.progress, leave=False):
+                rows, spans = [], []
+                for i in idx:
+                    ctx, cont = pairs[i]
+                    whole = (ctx + cont)[-(self.max_length + 1):]
+                    n_cont = min(len(cont), len(whole) - 1)
+                    rows.append(whole[:-1])
+                    spans.append((len(whole) - 1 - n_cont, n_cont, whole[-n_cont:] if n_cont else []))
+                T = max(len(r) for r in rows)
+                x = torch.full((len(rows), T), self.tok.pad_id, dtype=torch.long, device=self._device)
+                for j, r in enumerate(rows):
+                    x[j, :len(r)] = torch.tensor(r, device=self._device)
+                logp = self.model(x).float().log_softmax(-1)  # (B, T, V)
+                for j, i in enumerate(idx):
+                    start, n, target = spans[j]
+                    lp = logp[j, start:start + n]  # predictions for the continuation tokens
+                    tgt = torch.tensor(target, device=self._device, dtype=torch.long)
+                    ll = float(lp.gather(-1, tgt[:, None]).sum())
+                    greedy = bool((lp.argmax(-1) == tgt).all())
+                    results[i] = (ll, greedy)
+        return results
+
+    def loglikelihood(self, requests) -> list[tuple[float, bool]]:
+        pairs = []
+        for r in requests:
+            context, continuation = r.args
+            # Score on the byte level: a continuation's leading space belongs to it, as lm-eval expects.
+            pairs.append((self.tok.encode(context, bos=True), self.tok.encode(continuation)))
+        out = self._score(pairs, "loglikelihood")
+        for r, o in zip(requests, out):
+            self.cache_hook.add_partial("loglikelihood", r.args, o)
+        return out
+
+    def loglikelihood_rolling(self, requests) -> list[float]:
+        from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
+
+        pairs, owner = [], []
+        for k, r in enumerate(requests):
+            (text,) = r.args
+            windows = get_rolling_token_windows(token_list=self.tok.encode(text), prefix_token=self.tok.bos_id,
+                                                max_seq_len=self.max_length, context_len=1)
+            for w in windows:
+                pairs.append(make_disjoint_window(w))
+                owner.append(k)
+        scored = self._score(pairs, "loglikelihood_rolling")
+        totals = [0.0] * len(requests)
+        for k, (ll, _) in zip(owner, scored):
+            totals[k] += ll
+        for r, t in zip(requests, totals):
+            self.cache_hook.add_partial("loglikelihood_rolling", r.args, t)
+        return totals
+
+    # ---- generation ----------------------------------------------------------------------------
+    def generate_until(self, requests) -> list[str]:
+        """Generation per distinct gen_kwargs group, cut at ``until`` here (lm-eval does not cut)."""
+        from harness.generate import generate
+
+        groups: dict[str, list[int]] = {}
+        for i, r in enumerate(requests):
+            groups.setdefault(repr(sorted(r.args[1].items(), key=lambda kv: kv[0])), []).append(i)
+        out: list[str] = [""] * len(requests)
+        for idx in groups.values():
+            kw = dict(requests[idx[0]].args[1])
+            until = kw.pop("until", None) or []
+            until = [until] if isinstance(until, str) else list(until)
+            do_sample = bool(kw.pop("do_sample", False))
+            temperature = float(kw.pop("temperature", 0.0)) if do_sample else 0.0
+            top_p = float(kw.pop("top_p", 1.0)) if do_sample else 1.0
+            max_new = int(kw.pop("max_gen_toks", kw.pop("max_new_tokens", self.max_gen_toks)))
+            texts = generate(self.model, [requests[i].args[0] for i in idx], max_new_tokens=max_new,
+                             temperature=temperature, top_p=top_p, stop=until, batch_size=self.batch_size,
+                             seed=self.act_seed, eval_act=self.eval_act, act_seed=self.act_seed,
+                             tokenizer=self.tok, progress=self.progress)
+            for i, t in zip(idx, texts):
+                out[i] = t
+                self.cache_hook.add_partial("generate_until", requests[i].args, t)
+        return out
+
+    def get_model_info(self) -> dict:
+        return {"model_num_parameters": sum(p.numel() for p in self.model.parameters()),
+                "eval_act": self.eval_act or str(self.model.activation)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The ``lm_eval`` command line, with the ``sparsebench`` model registered."""
+    import sys
+
+    from lm_eval.__main__ import cli_evaluate
+
+    if argv is not None:
+        sys.argv = ["lm_eval", *argv]
+    cli_evaluate()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

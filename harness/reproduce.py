@@ -1,0 +1,176 @@
+"""Reproduce the paper's tables: train, evaluate and profile every run a table needs, then render reports.
+
+    python -m harness reproduce                                  # main table, scale small, 3 seeds
+    python -m harness reproduce --table all --scale tiny --seeds 2
+    python -m harness reproduce --models relu,stocha-p0.7-a0.05 --seeds 1 --dry-run
+    make paper SCALE=small SEEDS=3
+
+Runs go seed by seed (every variant at seed 0, then seed 1, ...) so a partial run already fills each
+table row once. Finished work is skipped: a run with a final checkpoint and its train result is not
+retrained, evaluation skips complete suite results, a complete profile result is kept. Killed midway,
+the same command resumes (training from its last checkpoint). At the end it renders
+``out/reports/`` by running ``python -m reports all`` in a subprocess (harness never imports reports)
+and prints the wall time.
+"""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+import time
+
+from harness.paths import out_root, run_dir
+from harness.results import is_complete, read_result, result_path
+from models.registry import GRIDS, get_scale, get_variant
+
+TABLE_CHOICES = (*GRIDS, "all")
+
+
+def add_arguments(p) -> None:
+    g = p.add_argument_group("what to run")
+    g.add_argument("--table", default="main", choices=TABLE_CHOICES,
+                   help="which paper table's grid of variants (default: main; all = every grid)")
+    g.add_argument("--models", help="comma-separated variant names, replacing the table's grid")
+    g.add_argument("--scale", default="small", help="model scale (default: small)")
+    g.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per variant (default: 3)")
+    g.add_argument("--steps", type=int, default=None, help="training steps (default: the scale's)")
+    g.add_argument("--suites", default=None, help="comma-separated eval suites (default: the evaluator's)")
+    o = p.add_argument_group("behaviour")
+    o.add_argument("--no-profile", action="store_true", help="skip profiling (no sparsity/speed-up columns)")
+    o.add_argument("--no-report", action="store_true", help="do not render out/reports at the end")
+    o.add_argument("--dry-run", action="store_true",
+                   help="print the plan and what is already done, run nothing")
+
+
+def variants_for(table: str, models: str | None = None) -> list[str]:
+    """The variant names to run: ``--models`` if given, else the table's grid (all grids, deduplicated)."""
+    if models:
+        names = [m.strip() for m in models.split(",") if m.strip()]
+        if not names:
+            raise ValueError("--models is empty")
+    elif table == "all":
+        names = [n for g in GRIDS.values() for n in g]
+    elif table in GRIDS:
+        names = list(GRIDS[table])
+    else:
+        raise ValueError(f"unknown table {table!r}; valid: {', '.join(TABLE_CHOICES)}")
+    out = []
+    for n in names:
+        name = get_variant(n).name  # validates; canonical spelling
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def plan(names: list[str], seeds: int) -> list[tuple[str, int]]:
+    """(variant, seed) in run order: seed-major, so every row gets one seed before any gets two."""
+    if seeds < 1:
+        raise ValueError(f"--seeds must be at least 1, got {seeds}")
+    return [(n, s) for s in range(seeds) for n in names]
+
+
+def _complete(scale: str, model: str, seed: int, suite: str) -> bool:
+    path = result_path(scale, model, seed, suite)
+    if not path.exists():
+        return False
+    try:
+        return is_complete(read_result(path))
+    except ValueError:
+        return False  # corrupt: redo
+
+
+def _stage(name: str):
+    """harness.train / evaluate / profile / checkpoint, imported when first needed (they load torch)."""
+    try:
+        return importlib.import_module(f"harness.{name}")
+    except ModuleNotFoundError as e:
+        if e.name != f"harness.{name}":
+            raise
+        hint = " (pass --no-profile to skip profiling)" if name == "profile" else ""
+        raise RuntimeError(f"harness.{name} is not available in this version of the harness{hint}") from None
+
+
+def has_checkpoint(scale: str, model: str, seed: int) -> bool:
+    return _stage("checkpoint").final_checkpoint(run_dir(scale, model, seed)) is not None
+
+
+def is_trained(scale: str, model: str, seed: int) -> bool:
+    """A final checkpoint and the "train" result both exist (so reports have the loss curve)."""
+    return has_checkpoint(scale, model, seed) and _complete(scale, model, seed, "train")
+
+
+def is_profiled(scale: str, model: str, seed: int) -> bool:
+    return _complete(scale, model, seed, "profile")
+
+
+def run_one(scale: str, model: str, seed: int, *, steps=None, suites=None, profile=True) -> dict:
+    """Train (if needed), evaluate, profile one run; returns what was done vs skipped."""
+    done = {"trained": False, "profiled": False}
+    had_checkpoint = has_checkpoint(scale, model, seed)
+    if not (had_checkpoint and _complete(scale, model, seed, "train")):
+        train = _stage("train")
+        rd = train.ensure_trained(scale, model, seed=seed, steps=steps)  # resumes a killed run
+        done["trained"] = not had_checkpoint
+        if not _complete(scale, model, seed, "train") and hasattr(train, "write_train_result"):
+            train.write_train_result(rd)  # finished earlier but its result was lost: rebuild it from the run
+    _stage("evaluate").run_eval(scale, model, seed=seed, suites=suites)  # skips complete suite results
+    if profile and not is_profiled(scale, model, seed):
+        _stage("profile").run_profile(scale, model, seed=seed)
+        done["profiled"] = True
+    return done
+
+
+def render_reports() -> int:
+    """``python -m reports all`` in a subprocess: harness never imports reports (or pandas/matplotlib)."""
+    out = out_root()
+    cmd = [sys.executable, "-m", "reports", "all", "--results", str(out / "results"),
+           "--out", str(out / "reports")]
+    sys.stdout.flush()  # our lines first, then the child's
+    return subprocess.run(cmd).returncode
+
+
+def _fmt_time(s: float) -> str:
+    h, rem = divmod(int(round(s)), 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}h{m:02d}m{sec:02d}s" if h else f"{m}m{sec:02d}s"
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+
+    get_scale(args.scale)  # validates
+    names = variants_for(args.table, args.models)
+    todo = plan(names, args.seeds)
+    suites = [s.strip() for s in args.suites.split(",") if s.strip()] if args.suites else None
+    if args.steps is not None and args.steps < 1:
+        raise ValueError(f"--steps must be positive, got {args.steps}")
+    trained = sum(is_trained(args.scale, m, s) for m, s in todo)
+    print(f"reproduce: {len(names)} variants × {args.seeds} seeds = {len(todo)} runs at scale {args.scale} "
+          f"({trained} already trained); results in {out_root() / 'results'}")
+    if args.dry_run:
+        for m, s in todo:
+            state = ("trained" if is_trained(args.scale, m, s) else "to train") + \
+                (", profiled" if is_profiled(args.scale, m, s) else "")
+            print(f"  {m:<24} seed {s}: {state}")
+        return 0
+    for stage in ("train", "evaluate") + (() if args.no_profile else ("profile",)):
+        _stage(stage)  # fail now, not after the first hour of training
+    t0 = time.perf_counter()
+    counts = {"trained": 0, "profiled": 0}
+    for m, s in tqdm(todo, desc="reproduce", unit="run"):
+        tqdm.write(f"[{m} seed {s}]")
+        done = run_one(args.scale, m, s, steps=args.steps, suites=suites, profile=not args.no_profile)
+        counts["trained"] += done["trained"]
+        counts["profiled"] += done["profiled"]
+    rc = 0 if args.no_report else render_reports()
+    wall = time.perf_counter() - t0
+    print(f"reproduce: {len(todo)} runs ({counts['trained']} trained now, {len(todo) - counts['trained']} "
+          f"already trained; {counts['profiled']} profiled now) in {_fmt_time(wall)} wall time "
+          f"({wall:.0f} s) on scale {args.scale}")
+    if not args.no_report:
+        print(f"reports: {out_root() / 'reports' / 'index.md'}")
+    if rc:
+        raise RuntimeError(f"rendering the reports failed (exit {rc}); "
+                           "run `python -m reports all` to see why")
+    return 0

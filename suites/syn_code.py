@@ -1,0 +1,28 @@
+"""Held-out synthetic Python function tasks (same families as training, disjoint items), HumanEval format.
+
+Items come from ``harness.synth.code_tasks("eval", n, seed)``: the eval split is decided by a hash of the
+prompt, so no item was trained on. Scored like HumanEval (sandboxed tests, pass@k).
+
+    python -m harness eval --model silu --suites syn_code --limit 20
+"""
+
+from __future__ import annotations
+
+from suites.humaneval import CodeSuite
+
+
+class SynCode(CodeSuite):
+    name = "syn_code"
+    version = "1"
+    description = "held-out synthetic function-completion tasks (pass@k, sandboxed execution)"
+
+    def default_params(self) -> dict:
+        # Short bodies: 128 new bytes is plenty and keeps the prompt inside small models' context.
+        return {**super().default_params(), "n_items": 200, "data_seed": 1234, "max_new_tokens": 128}
+
+    def tasks(self) -> list[dict]:
+        if not hasattr(self, "_tasks"):
+            from harness import synth
+
+            self._tasks = synth.code_tasks("eval", int(self.params["n_items"]), seed=self.params["data_seed"])
+        return self._tasks

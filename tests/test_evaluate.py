@@ -1,0 +1,98 @@
+"""Result files: round trip, samples first, skip-if-done, --limit partial results, re-scoring without a model."""
+
+import json
+
+import pytest
+
+from harness.evaluate import _is_done, print_table, run_suite
+from harness.results import is_complete, read_result, result_path
+from suites import EvalContext, get_suite
+
+RUN = {"scale": "tiny", "model": "silu", "seed": 0, "step": 60, "checkpoint": "ckpt.pt", "eval_act": "silu",
+       "variant": {"recipe": "silu"}}
+
+
+class Counting:
+    def __init__(self, suite):
+        self.calls = 0
+        self.by_prompt = {t["prompt"]: t["canonical_solution"] for t in suite.tasks()}
+
+    def __call__(self, prompts, **kw):
+        self.calls += 1
+        return [self.by_prompt[p] for p in prompts]
+
+
+def test_result_round_trip_skip_if_done_and_rescore(out_dir):
+    suite = get_suite("syn_code", n_items=8)
+    gen = Counting(suite)
+    ctx = EvalContext(generate_fn=gen, progress=False)
+    path = result_path("tiny", "silu", 0, "syn_code")
+    logs = []
+    p = run_suite(suite, ctx, RUN, limit=None, path=path, log=logs.append)
+    res = read_result(p)
+    assert res["status"] == "ok" and res["run"] == RUN and res["suite"]["params"]["n_items"] == 8
+    assert res["samples"] == "syn_code.samples.jsonl" and "sandbox" in res["suite"]["execution"]
+    m = {x["name"]: x for x in res["metrics"]}
+    assert m["pass@1"]["value"] == 1.0 and is_complete(res, version=suite.version, params=res["suite"]["params"])
+    lines = (p.parent / "syn_code.samples.jsonl").read_text().splitlines()
+    assert "_meta" in json.loads(lines[0]) and len(lines) == 9 and json.loads(lines[1])["passed"] is True
+    assert _is_done(path, suite, None, "silu", 60) and not _is_done(path, suite, None, "relu", 60)
+
+    # running again reuses the samples (no generation), --rescore scores them without a model
+    run_suite(suite, ctx, RUN, limit=None, path=path, log=logs.append)
+    run_suite(suite, EvalContext(progress=False), RUN, limit=None, path=path, rescore=True, log=logs.append)
+    assert gen.calls == 1
+    run_suite(suite, ctx, RUN, limit=None, path=path, force=True, log=logs.append)
+    assert gen.calls == 2
+
+
+def test_limit_gives_a_partial_result(out_dir):
+    suite = get_suite("syn_code", n_items=8)
+    path = result_path("tiny", "silu", 0, "syn_code")
+    run_suite(suite, EvalContext(generate_fn=Counting(suite), progress=False), RUN, limit=3, path=path,
+              log=lambda *_: None)
+    res = read_result(path)
+    m = res["metrics"][0]
+    assert (m["n"], m["n_total"]) == (3, 8)
+    assert not is_complete(res) and not _is_done(path, suite, None, "silu", 60)
+    assert _is_done(path, suite, 3, "silu", 60)
+
+
+def test_skipped_suite_records_reason(out_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("MBPP_OVERRIDE_PATH", str(tmp_path / "none.jsonl"))
+    path = result_path("tiny", "silu", 0, "mbpp_plus")
+    run_suite(get_suite("mbpp_plus"), EvalContext(progress=False), RUN, limit=None, path=path, log=lambda *_: None)
+    res = read_result(path)
+    assert res["status"] == "skipped" and "make data" in res["skip_reason"] and res["metrics"] == []
+
+
+def test_table_shows_runs(out_dir):
+    suite = get_suite("syn_code", n_items=4)
+    run_suite(suite, EvalContext(generate_fn=Counting(suite), progress=False), RUN, limit=None,
+              path=result_path("tiny", "silu", 0, "syn_code"), log=lambda *_: None)
+    lines = []
+    print_table("tiny", current=("silu", 0), log=lines.append)
+    text = "\n".join(lines)
+    assert "syn_code" in text and "1.000" in text and "→ silu" in text
+
+
+def test_bad_input_is_one_clear_error(out_dir):
+    from harness.evaluate import run_eval
+
+    with pytest.raises(ValueError, match="unknown suite"):
+        run_eval("tiny", "silu", suites=["nope"], train=False)
+    with pytest.raises(ValueError, match="unknown model"):
+        run_eval("tiny", "sigmoid", train=False)
+    with pytest.raises(FileNotFoundError, match="train it first"):
+        run_eval("tiny", "silu", suites=["syn_code"], train=False)
+
+
+@pytest.mark.slow
+def test_run_eval_end_to_end_tiny(out_dir):
+    from harness.evaluate import run_eval
+
+    paths = run_eval("tiny", "silu", suites=["syn_code", "syn_choice"], limit=3, progress=False, log=lambda *_: None)
+    assert [read_result(p)["suite"]["name"] for p in paths] == ["syn_code", "syn_choice"]
+    again = run_eval("tiny", "silu", suites=["syn_code", "syn_choice"], limit=3, progress=False,
+                     log=lambda *_: None)
+    assert again == paths

@@ -1,0 +1,395 @@
+"""reports/: tidy collection, CI, tables, claims and figures on hand-made results with known answers."""
+
+import json
+import math
+import pathlib
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from harness.results import make_result, metric, write_result
+from models.registry import GRIDS, get_variant
+from reports import claims, plots, specs, tables
+from reports.collect import load
+from reports.stats import CI, mean_ci, overlap
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+T975_2 = 4.302652729911275  # Student t quantile, 0.975, 2 degrees of freedom
+SCALE = "tiny"
+
+
+def _result(kind, model, seed, suite, metrics, **extra):
+    run = {"scale": SCALE, "model": model, "seed": seed, "step": 100, "checkpoint": None,
+           "variant": get_variant(model).to_dict(), "eval_act": str(get_variant(model).inference_act)}
+    return make_result(kind, run=run, suite={"name": suite, "version": "1"}, metrics=metrics,
+                       provenance={"git_sha": None}, **extra)
+
+
+# Hand-made values (per seed 0, 1, 2), chosen so means and CIs are easy to compute by hand.
+CODE = {"relu": [0.5, 0.6, 0.7], "silu": [0.8, 0.8, 0.8], "swi-ft-a0.05": [0.7, 0.75, 0.8],
+        "stocha-p0.7-a0.05": [0.72, 0.74, 0.76]}
+REASON = {"relu": [0.10, 0.12, 0.14], "silu": [0.40, 0.42, 0.44], "swi-ft-a0.05": [0.30, 0.32, 0.34],
+          "stocha-p0.7-a0.05": [0.31, 0.33, 0.35]}
+BPB = {"relu": 2.0, "silu": 1.8, "swi-ft-a0.05": 1.9, "stocha-p0.7-a0.05": 1.85}  # seed 0 only, stderr 0.01
+VAL = {"relu": [1.50, 1.52, 1.54], "silu": [1.40, 1.40, 1.40], "swi-ft-a0.05": [1.45, 1.46, 1.47],
+       "stocha-p0.7-a0.05": [1.44, 1.45, 1.46]}
+SPARSITY = {"relu": [0.70, 0.72, 0.74], "silu": [0.0, 0.0, 0.0], "swi-ft-a0.05": [0.86, 0.88, 0.90],
+            "stocha-p0.7-a0.05": [0.90, 0.91, 0.92]}
+FFN_SPEEDUP = {"relu": [1.4, 1.5, 1.6], "silu": [1.0, 1.0, 1.0], "swi-ft-a0.05": [1.7, 1.8, 1.9],
+               "stocha-p0.7-a0.05": [1.85, 1.9, 1.95]}
+STEPS = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
+RECOVERS = [3.0, 2.5, 2.2, 2.0, 1.9, 2.3, 2.0, 1.85, 1.8, 1.78]  # switch at 60: spike then back below
+STAYS_UP = [3.0, 2.5, 2.2, 2.0, 1.9, 2.5, 2.4, 2.3, 2.25, 2.2]
+
+
+def _curve(losses, switch):
+    return [{"step": s, "loss": x, "val_loss": None, "lr": 1e-3,
+             "phase": "relu-ft" if switch is not None and s >= switch else "pretrain"}
+            for s, x in zip(STEPS, losses)]
+
+
+def write_fixture(root):
+    out = []
+    for model in CODE:
+        for seed in range(3):
+            out.append(_result("eval", model, seed, "syn_code", [metric("pass@1", CODE[model][seed], n=100,
+                                                                        n_total=100, k=1)]))
+            out.append(_result("eval", model, seed, "syn_reason", [metric("exact_match", REASON[model][seed],
+                                                                          n=100, n_total=100)]))
+            losses = RECOVERS if model == "swi-ft-a0.05" else STAYS_UP
+            switch = 60 if model in ("swi-ft-a0.05", "stocha-p0.7-a0.05") else None
+            curve = _curve([x + 0.01 * seed for x in losses], switch)
+            if model == "stocha-p0.7-a0.05" and seed > 0:
+                curve = None  # only seed 0 logged a curve: a one-seed verdict
+            out.append(_result("train", model, seed, "train",
+                               [metric("val_loss", VAL[model][seed], higher_is_better=False)],
+                               curve=curve, switch_step=switch))
+            layers = [metric("sparsity", SPARSITY[model][seed] - 0.02, layer=0),
+                      metric("sparsity", SPARSITY[model][seed] + 0.02, layer=1)]
+            out.append(_result("profile", model, seed, "profile",
+                               [metric("sparsity", SPARSITY[model][seed]), *layers,
+                                metric("ffn_speedup", FFN_SPEEDUP[model][seed])]))
+        # Per-module rows (a breakdown, as stdlib_bpb writes them) must not leak into the overall figure.
+        out.append(_result("eval", model, 0, "stdlib_bpb", [
+            metric("bits_per_byte", BPB[model], stderr=0.01, higher_is_better=False),
+            metric("bits_per_byte", 5.0, n=1, higher_is_better=False, module="json.decoder")]))
+    out.append(_result("eval", "gelu", 0, "syn_code", [metric("pass@1", 0.65, n=100, n_total=100, k=1)]))
+    # A --limit run (left out of tables) and a skipped suite (listed with its reason).
+    out.append(_result("eval", "stocha-p0.5-a0.05", 0, "syn_code",
+                       [metric("pass@1", 1.0, n=10, n_total=100)]))
+    out.append(_result("eval", "relu", 0, "humaneval", [], status="skipped",
+                       skip_reason="data absent: make data"))
+    for i, r in enumerate(out):
+        write_result(r, root / f"r{i:03d}.json")  # path deliberately meaningless: reports read fields only
+    return root
+
+
+@pytest.fixture
+def coll(tmp_path):
+    return load(write_fixture(tmp_path / "results"))
+
+
+def test_mean_ci_known_values():
+    c = mean_ci([1, 2, 3])
+    assert c.mean == 2 and c.n == 3
+    assert c.half == pytest.approx(T975_2 / math.sqrt(3)) and c.half == pytest.approx(2.4841, abs=1e-4)
+    one = mean_ci([5.0])
+    assert one.mean == 5.0 and one.n == 1 and math.isnan(one.half) and not one.has_interval
+    assert mean_ci([None, float("nan")]).n == 0
+    assert overlap(CI(1, 0.5, 3), CI(2, 0.5, 3)) and not overlap(CI(1, 0.4, 3), CI(2, 0.5, 3))
+
+
+def test_specs_grids_match_registry():
+    assert specs.GRIDS == GRIDS
+    for name in {n for g in GRIDS.values() for n in g} | {"gelu", "stocha-p0.5-a0.1-full-tok"}:
+        v = get_variant(name)
+        assert specs.label(name, v.to_dict()) == v.label
+
+
+def test_collect_is_tidy(coll):
+    m = coll.metrics
+    assert {"scale", "model", "recipe", "p", "alpha", "seed", "suite", "metric", "value", "stderr", "n",
+            "n_total", "layer", "k"} <= set(m.columns)
+    assert not m["limited"].any() and "stocha-p0.5-a0.05" not in set(m["model"])
+    assert coll.n_limited == 1 and any("limited" in n for n in coll.notes)
+    assert coll.skipped[["model", "suite", "reason"]].values.tolist() == [["relu", "humaneval",
+                                                                          "data absent: make data"]]
+    sw = m[(m["model"] == "stocha-p0.7-a0.05") & (m["metric"] == "sparsity")]
+    assert len(sw) == 9 and sorted(sw["layer"].dropna().unique()) == [0, 1]
+    assert sw["p"].iloc[0] == 0.7 and sw["alpha"].iloc[0] == 0.05 and sw["recipe"].iloc[0] == "stocha"
+    assert set(coll.curves["model"]) == set(CODE) and coll.scales == [SCALE]
+    with_limited = load(pathlib.Path(coll.root), include_limited=True).metrics
+    assert with_limited["limited"].sum() == 1
+
+
+def test_headline_rows_exclude_breakdowns(tmp_path):
+    """evalplus lists plus-tests first, then base; syn_choice adds per-family rows: only the first counts."""
+    root = tmp_path / "r"
+    write_result(_result("eval", "relu", 0, "humaneval_plus", [
+        metric("pass@1", 0.3, n=164, n_total=164, k=1, tests="plus"),
+        metric("pass@1", 0.5, n=164, n_total=164, k=1, tests="base")]), root / "a.json")
+    write_result(_result("eval", "relu", 0, "syn_choice", [
+        metric("acc", 0.6, n=200, n_total=200), metric("acc", 0.9, n=50, family="colors")]), root / "b.json")
+    c = load(root)
+    assert c.metrics["headline"].tolist() == [True, False, True, False]
+    td = tables.build(c, specs.TABLES["main"], SCALE)
+    assert td.cell("relu", "eval/humaneval_plus/pass@1").mean == pytest.approx(0.3)
+    assert td.cell("relu", "eval/syn_choice/acc").mean == pytest.approx(0.6)
+
+
+def test_main_table_values_by_hand(coll):
+    td = tables.build(coll, specs.TABLES["main"], SCALE)
+    assert [r.label for r in td.rows] == ["RELU", "SILU", "Swi+FT(α=0.05)", "StochA(p=0.7, α=0.05)", "GELU",
+                                          "StochA(p=0.7, α=0.05), paper (quoted)"]
+    assert [c.header for c in td.columns] == ["syn_code pass@1 % ↑", "syn_reason EM % ↑", "val loss ↓",
+                                              "stdlib_bpb bpb ↓", "FFN sparsity % ↑", "FFN speed-up × ↑"]
+    code = "eval/syn_code/pass@1"
+    relu = td.cell("relu", code)
+    assert relu.mean == pytest.approx(0.6) and relu.half == pytest.approx(T975_2 * 0.1 / math.sqrt(3))
+    header, body, bold = tables._grid(td)
+    row = {r[0]: dict(zip(header, r)) for r in body}
+    assert row["RELU"]["syn_code pass@1 % ↑"] == "60.0 ± 24.8"
+    assert row["SILU"]["syn_code pass@1 % ↑"] == "80.0 ± 0.0"
+    assert row["Swi+FT(α=0.05)"]["syn_code pass@1 % ↑"] == "75.0 ± 12.4"
+    assert row["StochA(p=0.7, α=0.05)"]["syn_reason EM % ↑"] == "33.0 ± 5.0"
+    assert row["SILU"]["stdlib_bpb bpb ↓"] == "1.800 (n=1)"  # one seed in a three-seed row: no ±
+    assert row["GELU"]["syn_code pass@1 % ↑"] == "65.0" and row["GELU"]["seeds"] == "1"
+    assert row["StochA(p=0.7, α=0.05)"]["FFN sparsity % ↑"] == "91.0 ± 2.5"
+    assert row["StochA(p=0.7, α=0.05), paper (quoted)"]["FFN sparsity % ↑"] == "84.6"
+    assert row["StochA(p=0.7, α=0.05), paper (quoted)"]["FFN speed-up × ↑"] == "1.65"
+    assert row["StochA(p=0.7, α=0.05), paper (quoted)"]["val loss ↓"] == "–"
+    # Best per column, respecting the direction; the quoted row never wins.
+    best = {h: [body[i][0] for i in range(len(body)) if bold[i][j]] for j, h in enumerate(header)}
+    assert best["syn_code pass@1 % ↑"] == ["SILU"]
+    assert best["val loss ↓"] == ["SILU"] and best["stdlib_bpb bpb ↓"] == ["SILU"]
+    assert best["FFN sparsity % ↑"] == ["StochA(p=0.7, α=0.05)"]
+    assert best["FFN speed-up × ↑"] == ["StochA(p=0.7, α=0.05)"]
+    assert any("not run" in n and "swi-ft-a0.1" in n and "stocha-p0.5-a0.05" in n for n in td.notes)
+
+
+def test_bold_ties(tmp_path):
+    root = tmp_path / "r"
+    for i, (model, v) in enumerate([("relu", 0.5), ("silu", 0.5), ("gelu", 0.2)]):
+        write_result(_result("eval", model, 0, "syn_code", [metric("pass@1", v)]), root / f"{i}.json")
+    write_result(_result("eval", "relu", 0, "syn_reason", [metric("exact_match", 0.1)]), root / "3.json")
+    write_result(_result("eval", "silu", 0, "syn_reason", [metric("exact_match", 0.1)]), root / "4.json")
+    td = tables.build(load(root), specs.TABLES["main"], SCALE)
+    code, reason = td.columns
+    assert td.best(code) == {"relu", "silu"}  # a tie for best: both bold
+    assert td.best(reason) == set()  # every row ties: nothing to single out
+
+
+def test_table_renderings(coll):
+    td = tables.build(coll, specs.TABLES["main"], SCALE)
+    md = tables.to_markdown(td)
+    assert "| **SILU** |" not in md and "**80.0 ± 0.0**" in md
+    assert "*StochA(p=0.7, α=0.05), paper (quoted)*" in md
+    frame = pd.read_csv(__import__("io").StringIO(tables.to_csv(td)))
+    r = frame.set_index("variant").loc["RELU"]
+    assert r["syn_code pass@1 %"] == pytest.approx(60.0)
+    assert r["syn_code pass@1 % ci95"] == pytest.approx(100 * T975_2 * 0.1 / math.sqrt(3))
+    assert r["seeds"] == 3
+    tex = tables.to_latex(td)
+    assert r"\textbf{80.0 $\pm$ 0.0}" in tex and r"\toprule" in tex and "Swi+FT($\\alpha$=0.05)" in tex
+    assert "%" not in tex.replace(r"\%", "")
+
+
+def test_sweep_tables_select_their_family(coll):
+    a = tables.build(coll, specs.TABLES["alpha_sweep"], SCALE)
+    assert [r.key for r in a.rows] == ["swi-ft-a0.05", "stocha-p0.7-a0.05"]
+    p = tables.build(coll, specs.TABLES["p_sweep"], SCALE)
+    assert [r.key for r in p.rows] == ["stocha-p0.7-a0.05"]
+
+
+def test_compare_logic_on_hand_made_numbers():
+    a, b = CI(0.5, 0.05, 3), CI(0.3, 0.05, 3)
+    assert claims.compare(a, b, ">") == "holds" and claims.compare(b, a, ">") == "does not hold"
+    assert claims.compare(a, b, "≈") == "does not hold"
+    near = CI(0.52, 0.05, 3)
+    assert claims.compare(a, near, ">") == "undecided" and claims.compare(a, near, "≈") == "holds"
+    assert claims.compare(CI(1.8, 0.01, 3), CI(1.9, 0.01, 3), ">", higher_is_better=False) == "holds"
+    pa, pb = CI(0.5, math.nan, 1), CI(0.4, math.nan, 1)
+    assert claims.compare(pa, pb, "≥") == "holds" and claims.compare(pa, pb, "≈") == "undecided"
+    assert claims.threshold(CI(0.91, 0.025, 3), 0.85) == "holds"
+    assert claims.threshold(CI(0.88, 0.05, 3), 0.85) == "undecided"
+    assert claims.threshold(CI(0.72, 0.05, 3), 0.85) == "does not hold"
+
+
+def test_switch_spike_by_hand():
+    c = pd.DataFrame({"step": STEPS, "loss": RECOVERS})
+    s = claims.switch_spike(c, 60)
+    assert s["pre"] == pytest.approx((2.2 + 2.0 + 1.9) / 3) and s["peak"] == pytest.approx(2.3)
+    assert s["final"] == pytest.approx((1.85 + 1.8 + 1.78) / 3)
+    assert claims.switch_spike(c, 200) is None
+
+
+def test_claims_on_fixture(coll):
+    cl = claims.check(coll, SCALE)
+    v = {(r["claim"], r["metric"]): r["verdict"] for _, r in cl.iterrows()}
+    assert v[("SILU ≥ Swi+FT", "syn_reason EM % ↑")] == "holds"  # 37.03 > 36.97: no overlap
+    assert v[("Swi+FT ≈ StochA", "syn_reason EM % ↑")] == "holds"
+    assert v[("StochA > RELU", "syn_reason EM % ↑")] == "holds"
+    assert v[("SILU ≥ Swi+FT", "syn_code pass@1 % ↑")] == "undecided"
+    assert v[("StochA > RELU", "syn_code pass@1 % ↑")] == "undecided"
+    assert v[("SILU ≥ Swi+FT", "val loss ↓")] == "holds"
+    # bits per byte: one seed, so the item-level stderr gives the interval (±0.0196).
+    assert v[("Swi+FT ≈ StochA", "stdlib_bpb bpb ↓")] == "does not hold"
+    assert v[("StochA > RELU", "stdlib_bpb bpb ↓")] == "holds"
+    bpb = cl[cl["metric"] == "stdlib_bpb bpb ↓"]
+    assert (bpb["note"] == "1 seed: CI from item-level stderr").all()
+    sp = cl[cl["claim"].str.startswith("sparsity")].set_index("a")["verdict"].to_dict()
+    assert sp == {"Swi+FT(α=0.05): 88.0 ± 5.0 (n=3)": "undecided",
+                  "StochA(p=0.7, α=0.05): 91.0 ± 2.5 (n=3)": "holds"}
+    rec = cl[cl["claim"] == "loss spike at the switch recovers"]
+    assert rec["verdict"].tolist() == ["holds", "does not hold"]
+    assert "n=3" in rec["a"].iloc[0] and "1 seed" in rec["note"].iloc[1]
+    s = claims.summary(cl).set_index("claim")
+    # EM and bpb hold; pass@1 and val loss (StochA ≤ 1.4748, RELU ≥ 1.4703: overlap) are undecided.
+    assert v[("StochA > RELU", "val loss ↓")] == "undecided"
+    assert s.loc["StochA > RELU"].tolist() == [2, 0, 2]
+
+
+def test_claims_without_runs_is_empty_not_an_error(tmp_path):
+    root = tmp_path / "r"
+    write_result(_result("eval", "relu", 0, "syn_code", [metric("pass@1", 0.5)]), root / "a.json")
+    cl = claims.check(load(root), SCALE)
+    assert cl.empty and "No claim" in claims.to_markdown(cl, SCALE)
+
+
+def _xy(artist) -> list[float]:
+    """x, y pairs of a line (or an errorbar's data line), flattened for pytest.approx."""
+    return artist.get_xydata().ravel().tolist()
+
+
+def _series(ax):
+    return [c.get_label() for c in ax.containers]
+
+
+def test_sparsity_vs_quality_figure(coll):
+    fig = plots.sparsity_vs_quality(coll, SCALE)
+    axes = [a for a in fig.axes if a.get_visible()]
+    assert [a.get_ylabel() for a in axes] == ["syn_code pass@1 % ↑", "syn_reason EM % ↑", "val loss ↓",
+                                              "stdlib_bpb bpb ↓"]
+    ax = axes[0]
+    assert ax.get_xlabel() == "FFN sparsity (%)"
+    assert _series(ax) == ["RELU", "SILU", "Swi+FT(α=0.05)", "StochA(p=0.7, α=0.05)"]  # GELU: no profile
+    relu = ax.containers[0]
+    assert _xy(relu.lines[0]) == pytest.approx([72.0, 60.0])
+    front = [ln for ln in ax.get_lines() if ln.get_label() == plots.PARETO_LABEL][0]
+    assert _xy(front) == pytest.approx([0.0, 80.0, 88.0, 75.0, 91.0, 74.0])
+
+
+def test_pareto_front_respects_direction():
+    pts = [(0.0, 1.8), (72.0, 2.0), (88.0, 1.9), (91.0, 1.85)]
+    assert plots.pareto_front(pts, higher_is_better=False) == [(0.0, 1.8), (91.0, 1.85)]
+    assert plots.pareto_front([(1, 1), (1, 1), (0, 0)]) == [(1, 1)]
+
+
+def test_loss_curve_figure_marks_switch(coll):
+    fig = plots.loss_curves(coll, SCALE)
+    assert len(fig.axes) == 2 and fig.axes[1].get_title() == "around the switch"
+    ax = fig.axes[0]
+    labels = [ln.get_label() for ln in ax.get_lines() if not ln.get_label().startswith("_")]
+    # StochA logged a curve for one seed only.
+    assert labels == ["RELU (3 seeds)", "SILU (3 seeds)", "Swi+FT(α=0.05) (3 seeds)", "StochA(p=0.7, α=0.05)"]
+    sw = [ln for ln in ax.get_lines() if ln.get_label() == "Swi+FT(α=0.05) (3 seeds)"][0]
+    assert sw.get_ydata()[0] == pytest.approx(3.01)  # mean of 3.00, 3.01, 3.02
+    vlines = [ln for ln in ax.get_lines() if ln.get_label().startswith("_") and len(set(ln.get_xdata())) == 1]
+    assert {float(ln.get_xdata()[0]) for ln in vlines} == {60.0}
+
+
+def test_per_layer_and_speedup_figures(coll, tmp_path):
+    fig = plots.per_layer_sparsity(coll, SCALE)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "layer" and ax.get_ylabel() == "FFN sparsity (%)"
+    st = [c for c in ax.containers if c.get_label() == "StochA(p=0.7, α=0.05)"][0]
+    assert _xy(st.lines[0]) == pytest.approx([0, 89.0, 1, 93.0])
+
+    write_result(make_result("bench", run={"scale": "-", "model": "ffn", "seed": 0},
+                             suite={"name": "bench_ffn", "version": "1"}, provenance={},
+                             metrics=[metric("speedup", 2.1, sparsity=0.9, d=2048),
+                                      metric("speedup", 1.4, sparsity=0.5, d=2048)]),
+                 pathlib.Path(coll.root) / "bench.json")
+    fig = plots.speedup_vs_sparsity(load(coll.root))
+    ax = fig.axes[0]
+    lines = {ln.get_label(): ln for ln in ax.get_lines()}
+    ideal = lines[plots.IDEAL_LABEL]
+    x, y = ideal.get_xdata(), ideal.get_ydata()
+    near90 = list(x).index(min(x, key=lambda v: abs(v - 90)))
+    assert y[0] == pytest.approx(1.0) and y[near90] == pytest.approx(2.5, abs=0.02)
+    assert _xy(lines[plots.PAPER_LABEL]) == pytest.approx([90.0, 1.65])
+    assert _xy(lines["FFN micro-benchmark (bench)"]) == pytest.approx([90, 2.1, 50, 1.4])
+    ffn = [c for c in ax.containers if c.get_label() == f"FFN, trained {SCALE} models"][0]
+    pts = sorted(map(tuple, ffn.lines[0].get_xydata().tolist()))
+    assert [v for pt in pts for v in pt] == pytest.approx([0.0, 1.0, 72.0, 1.5, 88.0, 1.8, 91.0, 1.9])
+    assert plots.quality_vs_diversity(coll, SCALE) is None  # no diversity results: skipped
+
+
+def test_cli_writes_tables_figures_and_index(tmp_path):
+    res = write_fixture(tmp_path / "results")
+    out = tmp_path / "reports"
+    r = subprocess.run([sys.executable, "-m", "reports", "all", "--results", str(res), "--out", str(out)],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    for stem in ("main", "alpha_sweep", "p_sweep", "claims"):
+        for ext in ("md", "csv", "tex"):
+            assert (out / "tables" / f"{stem}-{SCALE}.{ext}").stat().st_size > 0
+    for stem in ("sparsity_vs_quality-tiny", "loss_curves-tiny", "per_layer_sparsity-tiny",
+                 "speedup_vs_sparsity"):
+        assert (out / "figures" / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
+        assert (out / "figures" / f"{stem}.pdf").read_bytes()[:4] == b"%PDF"
+    index = (out / "index.md").read_text()
+    assert "tables/main-tiny.md" in index and "figures/loss_curves-tiny.png" in index
+    assert "Quality vs diversity (tiny): skipped" in index and "data absent: make data" in index
+    assert "holds on" in index  # the claims summary is inline
+    man = json.loads((out / "manifest.json").read_text())
+    assert {e["name"] for e in man["tables"]} == {"main", "alpha_sweep", "p_sweep", "claims"}
+
+
+def test_cli_bad_input_is_one_line(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "reports", "tables", "--results", str(tmp_path / "nope")],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2 and r.stderr.startswith("error:") and len(r.stderr.strip().splitlines()) == 1
+    res = write_fixture(tmp_path / "results")
+    r = subprocess.run([sys.executable, "-m", "reports", "tables", "--results", str(res), "--scale", "base",
+                        "--out", str(tmp_path / "o")], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2 and "no results at scale 'base'" in r.stderr
+
+
+SAMPLE = ROOT / "reports" / "sample"
+
+
+@pytest.mark.skipif(not any(SAMPLE.rglob("*.json")), reason="no committed sample results yet")
+def test_committed_sample_tables_match_raw_json():
+    """Each main-table cell of the committed tiny run = the mean over seeds read straight from the JSON."""
+    coll = load(SAMPLE)
+    raw = {}
+    for p in SAMPLE.rglob("*.json"):
+        d = json.loads(p.read_text())
+        if d.get("schema") != "sparsebench.result/1" or d["status"] != "ok" or d["kind"] == "bench":
+            continue
+        for m in d["metrics"]:
+            if m.get("layer") is None and m["name"] in ("pass@1", "exact_match", "acc", "val_loss",
+                                                        "sparsity"):
+                if m.get("n") is not None and m.get("n_total") is not None and m["n"] < m["n_total"]:
+                    continue
+                key = (d["run"]["scale"], d["run"]["model"], d["suite"]["name"], m["name"])
+                raw.setdefault(key, []).append(m["value"])
+    assert raw, "the sample holds no tabulated metrics"
+    checked = 0
+    for scale in coll.scales:
+        td = tables.build(coll, specs.TABLES["main"], scale)
+        for col in td.columns:
+            for row in td.rows:
+                c = td.cell(row.key, col.id)
+                if row.quoted or c is None:
+                    continue
+                suite = col.suite or col.rule.kind
+                vals = raw.get((scale, row.key, suite, col.rule.metric))
+                if vals is None:
+                    continue
+                assert c.mean == pytest.approx(sum(vals) / len(vals)) and c.n == len(vals)
+                checked += 1
+    assert checked > 0
