@@ -92,10 +92,15 @@ def generate_ids(model, prompt_ids: list[list[int]], *, max_new_tokens: int = 12
     dtype = next(model.parameters()).dtype
     B = len(prompt_ids)
     max_new_tokens = max(1, min(max_new_tokens, cfg.max_seq_len - 1))
-    keep = cfg.max_seq_len - max_new_tokens
-    prompts = [p[-keep:] if len(p) > keep else p for p in prompt_ids]  # left-truncate to fit
+    # A long prompt is left-truncated, but only as far as needed to leave room for a quarter of the context
+    # (or max_new_tokens if smaller): reserving the whole max_new_tokens would cut away the part of a short
+    # model's context that matters (a function's signature, a problem's first sentence). Generation then
+    # stops at max_new_tokens or when the context is full.
+    keep = cfg.max_seq_len - min(max_new_tokens, max(1, cfg.max_seq_len // 4))
+    prompts = [p[-keep:] if len(p) > keep else p for p in prompt_ids]
     prompts = [p or [pad_id] for p in prompts]
     T = max(len(p) for p in prompts)
+    max_new_tokens = min(max_new_tokens, cfg.max_seq_len - T)
     tokens = torch.full((B, T), pad_id, dtype=torch.long, device=device)
     valid = torch.zeros(B, T, dtype=torch.bool, device=device)
     for i, p in enumerate(prompts):  # left padding: the last prompt token sits at T-1 in every row

@@ -26,7 +26,7 @@ class ReasonSuite(Suite):
     backend = "lm-eval"
 
     def default_params(self) -> dict:
-        return {"max_gen_toks": 256, "until": ["Question:", "\n\n"]}
+        return {"max_gen_toks": 128, "until": ["Question:", "\n\n"]}
 
     @property
     def task(self) -> str:

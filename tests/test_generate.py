@@ -56,6 +56,15 @@ def test_prompt_left_truncated_to_fit(model):
     assert out == greedy_reference(model, kept, 10)
 
 
+def test_large_max_new_tokens_does_not_eat_the_prompt(model):
+    """A budget larger than the context keeps 3/4 of the context for the prompt, then fills the rest."""
+    prompt = ByteTokenizer().encode("x" * 20 + "y" * 480, bos=True)
+    out = generate_ids(model, [prompt], max_new_tokens=100)[0]
+    kept = prompt[-(128 - 32):]  # tiny: max_seq_len 128, a quarter (32) reserved for generation
+    assert len(out) == 32
+    assert out == greedy_reference(model, kept, 32)
+
+
 def test_eval_act_per_call_is_seeded_and_restored(model):
     before = str(model.activation)
     a = generate(model, ["def f("], max_new_tokens=16, eval_act="stocha:p=0.5", act_seed=7, stop_at_eos=False)
