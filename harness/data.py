@@ -363,9 +363,34 @@ class Corpus:
             if len(toks) < length:
                 raise ValueError(f"corpus source {self.names[s]} ({self.split}) has {len(toks)} tokens, "
                                  f"fewer than one sequence of {length}")
-            off = int(ui * (len(toks) - length + 1))
+            starts = self._doc_starts(s, length)
+            if starts is not None:  # short documents: start the window at one, so it is seen whole
+                off = int(starts[int(ui * len(starts))])
+            else:  # long documents (stdlib modules): any offset, or only their beginnings would be seen
+                off = int(ui * (len(toks) - length + 1))
             out[i] = toks[off:off + length]
         return out
+
+    def _doc_starts(self, s: int, length: int) -> np.ndarray | None:
+        """Offsets of the documents of source ``s`` that can start a window of ``length`` tokens, if its
+        documents are short (shorter than a window on average); None for long-document sources.
+
+        Why: a window cut mid-document shows a function body without its signature (or an answer without
+        its question) and teaches the model to guess from priors instead of reading the prompt; aligned
+        windows made the small models use their prompts."""
+        key = (s, length)
+        cache = self.__dict__.setdefault("_starts", {})
+        if key not in cache:
+            f = self.files[s]
+            toks = f.tokens
+            starts = None
+            if len(toks) / max(1, f.meta["n_docs"]) < length:
+                starts = np.flatnonzero(np.asarray(toks) == get_tokenizer().bos_id)
+                starts = starts[starts <= len(toks) - length]
+                if len(starts) == 0:
+                    starts = None
+            cache[key] = starts
+        return cache[key]
 
     def batch(self, seed: int, step: int, global_batch: int, seq_len: int, rows: slice | None = None):
         """(inputs, targets) LongTensors of shape (rows, seq_len) for this process's slice of rows."""
