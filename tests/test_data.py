@@ -159,3 +159,18 @@ def test_data_stats_command(tout, capsys):
     assert next(r for r in rows if r["split"] == "train" and r["name"] == "synth_code")["docs"] == 300
     assert main(["data", "--stats", "--mix", "nope=1"]) == 2
     assert "unknown corpus source" in capsys.readouterr().err
+
+
+def test_short_documents_start_their_windows_long_ones_do_not(tout):
+    """Synthetic documents (shorter than a window) are seen from their first token; stdlib modules
+    (far longer) are sampled at any offset, so more than their beginnings is trained on."""
+    c = data.Corpus(CFG)
+    names = list(c.names)
+    w = c.windows(seed=0, step=3, n_rows=64, length=257)  # documents average ~150-190 tokens
+    rng = np.random.default_rng([0, 3])
+    src = rng.choice(len(names), size=64, p=c.weights)
+    synth_rows = [i for i in range(64) if names[src[i]] != "stdlib"]
+    stdlib_rows = [i for i in range(64) if names[src[i]] == "stdlib"]
+    assert synth_rows and stdlib_rows
+    assert all(w[i, 0] == TOK.bos_id for i in synth_rows)
+    assert not all(w[i, 0] == TOK.bos_id for i in stdlib_rows)
