@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pathlib
 import re
-import tempfile
 
 import torch
 
-from harness.paths import atomic_write_json
+from harness.paths import atomic_write, atomic_write_json
 
 FORMAT = "sparsebench.ckpt/1"
 _STEP_RE = re.compile(r"^step_(\d+)\.pt$")
@@ -57,16 +55,7 @@ def save(run_dir, state: dict, *, final: bool, keep: int = 2) -> pathlib.Path:
     d.mkdir(parents=True, exist_ok=True)
     path = d / ("final.pt" if final else f"step_{state['step']:07d}.pt")
     state = {"format": FORMAT, "final": final, **state}
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: torch.save(state, f))
     atomic_write_json(path.with_suffix(".json"), {
         "format": FORMAT, "file": path.name, "step": state["step"], "final": final,
         "sha256": _sha256(path), "variant": state["variant"]["name"], "scale": state["scale"],

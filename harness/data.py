@@ -29,17 +29,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pathlib
 import sys
 import sysconfig
-import tempfile
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 
-from harness.paths import atomic_write_json, cache_dir
+from harness.paths import atomic_write, atomic_write_json, cache_dir
 from harness.tokenizer import get_tokenizer
 
 FORMAT = 1  # bump when the token-file layout or document encoding changes (invalidates the cache)
@@ -283,17 +281,7 @@ def _source_key(source: str, split: str, cfg: DataConfig, tok) -> dict:
 
 
 def _write_tokens(path: pathlib.Path, arr: np.ndarray, meta: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(arr.tobytes())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: f.write(arr.tobytes()))
     atomic_write_json(path.with_suffix(".json"), meta)  # written last: its presence marks a complete file
 
 

@@ -31,23 +31,25 @@ def cache_dir() -> pathlib.Path:
     return out_root() / "cache"
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` so that ``path`` holds either the old content or the new, never a torn file."""
+def atomic_write(path: str | os.PathLike, write) -> None:
+    """Call ``write(f)`` on a temp file beside ``path``, fsync, then rename it over ``path``: readers see
+    either the old content or the new, never a torn file. Streams, so large checkpoints need no copy."""
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        pathlib.Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    atomic_write(path, lambda f: f.write(data))
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
