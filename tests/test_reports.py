@@ -11,7 +11,7 @@ import pytest
 
 from harness.results import make_result, metric, write_result
 from models.registry import GRIDS, get_variant
-from reports import claims, plots, specs, tables
+from reports import claims, collect, plots, specs, tables
 from reports.collect import load
 from reports.stats import CI, mean_ci, overlap
 
@@ -370,9 +370,12 @@ def test_committed_sample_tables_match_raw_json():
         d = json.loads(p.read_text())
         if d.get("schema") != "sparsebench.result/1" or d["status"] != "ok" or d["kind"] == "bench":
             continue
+        seen = set()  # the headline rule: the first overall (not per-layer/family/module) row of a metric
         for m in d["metrics"]:
-            if m.get("layer") is None and m["name"] in ("pass@1", "exact_match", "acc", "val_loss",
-                                                        "sparsity"):
+            if any(m.get(k) is not None for k in collect.BREAKDOWN_KEYS) or m["name"] in seen:
+                continue
+            seen.add(m["name"])
+            if m["name"] in ("pass@1", "exact_match", "acc", "val_loss", "sparsity"):
                 if m.get("n") is not None and m.get("n_total") is not None and m["n"] < m["n_total"]:
                     continue
                 key = (d["run"]["scale"], d["run"]["model"], d["suite"]["name"], m["name"])
