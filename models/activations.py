@@ -39,12 +39,13 @@ from __future__ import annotations
 
 import ctypes
 import pathlib
-import warnings
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
+
+from models.kernels import Kernel
 
 KINDS = ("relu", "silu", "gelu", "stocha")
 MODES = ("neg", "full")
@@ -223,8 +224,13 @@ def draw_mask(x: torch.Tensor, p: float, granularity: str, generator: torch.Gene
 
 
 # ---- the fused kernel ------------------------------------------------------------------------------
-_kernel_lib = None
-_kernel_error: str | None = None
+_VP, _I64, _U64, _I32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_uint64, ctypes.c_int  # kernel ABI types
+_KERNEL = Kernel(pathlib.Path(__file__).with_name("stochastic_kernel.cpp"), "stochastic_kernel", {
+    "sa_forward": ([_VP, _VP, _I64, _I64, _U64, _U64, _I32, _I32, _I32, _I32], None),
+    "sa_backward": ([_VP, _VP, _VP, _I64, _I64, _U64, _U64, _I32, _I32, _I32, _I32], None),
+    "sa_draws": ([_VP, _I64, _U64, _U64], None),
+    "sa_version": ([], _I32),
+}, fallback="the PyTorch path")
 
 
 def load_kernel(build: bool = True):
@@ -232,33 +238,11 @@ def load_kernel(build: bool = True):
 
     ``kernel_error()`` then says why. ``SPARSEBENCH_KERNEL=0`` disables it (the PyTorch path runs).
     """
-    global _kernel_lib, _kernel_error
-    if _kernel_lib is not None or _kernel_error is not None:
-        return _kernel_lib
-    from models.kernels import build_and_load, kernels_disabled
-
-    so, err = build_and_load(pathlib.Path(__file__).with_name("stochastic_kernel.cpp"), "stochastic_kernel",
-                             build=build)
-    if so is None:
-        if err is not None:
-            _kernel_error = err
-            if not kernels_disabled():
-                warnings.warn(err + "; using the PyTorch path", RuntimeWarning, stacklevel=2)
-        return None
-    p, i64, u64, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_uint64, ctypes.c_int
-    so.sa_forward.argtypes = [p, p, i64, i64, u64, u64, i32, i32, i32, i32]
-    so.sa_forward.restype = None
-    so.sa_backward.argtypes = [p, p, p, i64, i64, u64, u64, i32, i32, i32, i32]
-    so.sa_backward.restype = None
-    so.sa_draws.argtypes = [p, i64, u64, u64]
-    so.sa_draws.restype = None
-    so.sa_version.restype = i32
-    _kernel_lib = so
-    return so
+    return _KERNEL.load(build)
 
 
 def kernel_error() -> str | None:
-    return _kernel_error
+    return _KERNEL.error
 
 
 def kernel_available() -> bool:

@@ -22,6 +22,7 @@ import pathlib
 import platform
 import subprocess
 import tempfile
+import warnings
 
 CFLAGS = ("-O3", "-march=native", "-fopenmp-simd", "-shared", "-fPIC", "-std=c++17")
 ENV_SWITCH = "SPARSEBENCH_KERNEL"
@@ -79,3 +80,32 @@ def build_and_load(src: pathlib.Path, name: str, cflags=CFLAGS, build: bool = Tr
     except (OSError, subprocess.SubprocessError) as e:
         detail = (getattr(e, "stderr", None) or str(e)).strip()
         return None, f"{name.replace('_', ' ')} unavailable ({cxx}): {detail.splitlines()[-1] if detail else e}"
+
+
+class Kernel:
+    """One lazily built C++ library: built and loaded on first use, its ctypes signatures declared, and
+    the reason kept (and warned once) when it cannot be had — the caller then runs its PyTorch path.
+
+    ``signatures`` maps a function name to ``(argtypes, restype)``.
+    """
+
+    def __init__(self, src: pathlib.Path, name: str, signatures: dict, fallback: str, cflags=CFLAGS):
+        self.src, self.name, self.signatures, self.fallback, self.cflags = src, name, signatures, fallback, cflags
+        self.lib = None
+        self.error: str | None = None
+
+    def load(self, build: bool = True):
+        if self.lib is not None or self.error is not None:
+            return self.lib
+        so, err = build_and_load(self.src, self.name, self.cflags, build=build)
+        if so is None:
+            if err is not None:
+                self.error = err
+                if not kernels_disabled():
+                    warnings.warn(f"{err}; using {self.fallback}", RuntimeWarning, stacklevel=3)
+            return None
+        for fn, (argtypes, restype) in self.signatures.items():
+            getattr(so, fn).argtypes = argtypes
+            getattr(so, fn).restype = restype
+        self.lib = so
+        return so

@@ -41,12 +41,11 @@ from __future__ import annotations
 
 import ctypes
 import pathlib
-import warnings
 
 import torch
 import torch.nn.functional as F
 
-from models.kernels import CFLAGS, build_and_load, kernel_dir, kernels_disabled  # noqa: F401 (kernel_dir: API)
+from models.kernels import CFLAGS, Kernel, kernel_dir  # noqa: F401 (kernel_dir: API)
 
 _SRC = pathlib.Path(__file__).with_name("sparse_kernel.cpp")
 _CFLAGS = CFLAGS
@@ -56,8 +55,12 @@ _CFLAGS = CFLAGS
 MAX_DENSITY_UNION = 0.35
 MAX_DENSITY_SINGLE = 0.9
 
-_kernel_lib = None
-_kernel_error: str | None = None
+_VP, _I64, _I32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int  # kernel ABI types
+_KERNEL = Kernel(_SRC, "sparse_kernel", {
+    "sb_gather_ffn": ([_VP, _VP, _I64, _I64, _I64, _VP, _VP, _I32, _VP, _I32], _I64),
+    "sb_gemv": ([_VP, _I64, _I64, _I64, _VP, _I32, _VP, _I32], None),
+    "sb_version": ([], _I32),
+}, fallback="the PyTorch sparse path", cflags=_CFLAGS)
 
 
 # ---- the compiled kernel ----------------------------------------------------------------------------
@@ -66,28 +69,11 @@ def load_kernel(build: bool = True):
 
     ``kernel_error()`` then says why. Set ``SPARSEBENCH_KERNEL=0`` to use the plain-PyTorch path.
     """
-    global _kernel_lib, _kernel_error
-    if _kernel_lib is not None or _kernel_error is not None:
-        return _kernel_lib
-    so, err = build_and_load(_SRC, "sparse_kernel", _CFLAGS, build=build)
-    if so is None:
-        if err is not None:
-            _kernel_error = err
-            if not kernels_disabled():
-                warnings.warn(_kernel_error + "; using the PyTorch sparse path", RuntimeWarning, stacklevel=2)
-        return None
-    p, i64, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
-    so.sb_gather_ffn.argtypes = [p, p, i64, i64, i64, p, p, i32, p, i32]
-    so.sb_gather_ffn.restype = i64
-    so.sb_gemv.argtypes = [p, i64, i64, i64, p, i32, p, i32]
-    so.sb_gemv.restype = None
-    so.sb_version.restype = i32
-    _kernel_lib = so
-    return so
+    return _KERNEL.load(build)
 
 
 def kernel_error() -> str | None:
-    return _kernel_error
+    return _KERNEL.error
 
 
 def kernel_available() -> bool:
