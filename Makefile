@@ -1,5 +1,6 @@
 # Every user-facing target builds .venv first, so a fresh clone needs only `make eval MODEL=...` / `make test`.
-# Variables: MODEL, SCALE, SEED, STEPS, NPROC, SUITES, LIMIT, SEEDS, TABLE; TORCH_SPEC for a GPU build of torch.
+# Variables: MODEL, SCALE, SEED, STEPS, NPROC, SUITES, LIMIT, SEEDS, TABLE, K, PROMPTS, OUT, ACT,
+# FROM_HF, RECIPE, NAME; TORCH_SPEC for a GPU build of torch.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -20,7 +21,7 @@ LIMIT ?=
 export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 
-.PHONY: setup test test-all lint ls eval train profile bench paper plots data clean-venv
+.PHONY: setup test test-all lint ls eval train profile diversity export finetune bench paper plots data clean-venv
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -67,6 +68,26 @@ eval: $(VENV)/.installed
 
 profile: $(VENV)/.installed
 	$(PYTHON) -m harness profile --model $(MODEL) --scale $(SCALE) --seed $(SEED)
+
+# Generation diversity: stochastic activation at inference vs temperature / top-p (trains first if needed).
+diversity: $(VENV)/.installed
+	$(PYTHON) -m harness diversity --model $(MODEL) --scale $(SCALE) --seed $(SEED) $(_SUITES) \
+		$(if $(K),--k $(K)) $(if $(PROMPTS),--prompts $(PROMPTS))
+	$(PYTHON) -m reports all
+
+# Hugging Face interop. `make export MODEL=relu SCALE=tiny OUT=/tmp/relu-hf [ACT=silu]` writes a transformers
+# checkpoint; `make finetune FROM_HF=~/models/SmolLM2-135M [RECIPE=stocha-p0.7] [STEPS=500] [NAME=...]` relufies
+# a local Llama checkpoint into the run hf-NAME (then `make eval SCALE=hf-NAME MODEL=<the variant it prints>`).
+RECIPE ?= stocha-p0.7
+export: $(VENV)/.installed
+	$(if $(OUT),,$(error OUT=DIR is required: make export MODEL=M SCALE=S OUT=DIR))
+	$(PYTHON) -m harness export --model $(MODEL) --scale $(SCALE) --seed $(SEED) --format hf \
+		$(if $(ACT),--act $(ACT)) $(OUT)
+
+finetune: $(VENV)/.installed
+	$(if $(FROM_HF),,$(error FROM_HF=PATH is required: make finetune FROM_HF=DIR [RECIPE=R] [STEPS=K]))
+	$(PYTHON) -m harness finetune --from-hf $(FROM_HF) --recipe $(RECIPE) --seed $(SEED) $(_STEPS) \
+		$(if $(NAME),--name $(NAME)) --resume
 
 bench: $(VENV)/.installed
 	$(PYTHON) -m harness bench all --json

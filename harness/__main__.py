@@ -7,16 +7,18 @@
     python -m harness profile --model M [--scale S]
     python -m harness bench   ffn --d 2048 --sparsity 0.9 [--threads 1] [--json]
     python -m harness reproduce [--table main] [--scale S] [--seeds 3]
+    python -m harness selfcheck [--quick] [--json]    # hostile code, crash safety, bad input
     python -m harness <command> --help                # every command documents its flags
 
 Each command lives in its own module, which provides ``add_arguments(parser)`` and ``run(args)``.
-Bad input (unknown model, p or α out of range, a corrupt checkpoint, ...) prints one line
-``error: ...`` and exits 2.
+Bad input (unknown model, p or α out of range, a corrupt checkpoint, an unwritable output folder, a full
+disk, ...) prints one line ``error: ...`` and exits 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import json
 import sys
@@ -114,6 +116,18 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _one_line(e: BaseException) -> str:
+    """The error as one line. An OSError from the system (EACCES, ENOSPC, EFBIG, ENOTDIR: an unwritable
+    output folder, a full disk) names what failed on which path; a multi-line message keeps its first line."""
+    if isinstance(e, OSError) and e.strerror and e.filename:
+        verb = "cannot write" if e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS) else "cannot use"
+        return f"{verb} {e.filename}: {e.strerror}"
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return f"cannot write output: {e.strerror or e} (disk full or file size limit)"
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
     args, extra = ap.parse_known_args(argv)
@@ -121,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args) or 0
-    except (ValueError, FileNotFoundError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (ValueError, FileNotFoundError, RuntimeError, OSError) as e:
+        print(f"error: {_one_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -12,20 +12,24 @@ the model and train configs, the tokenizer and the git sha.
     >>> info["variant"].name, info["step"], str(model.activation)                 # doctest: +SKIP
     ('stocha-p0.7-a0.05', 900, 'relu')
 
-Files are written to a temp file, fsync'ed and renamed, so a crash leaves the old checkpoint or the new
-one, never a torn file. A file that fails to load, or whose sha256 differs from its sidecar, raises
-:class:`CorruptCheckpointError`, and nothing here ever deletes or overwrites it.
+Files are written to a temp file, fsync'ed and renamed (the sidecar before the rename), so a crash leaves
+the old checkpoint or the new one, never a torn file or a checkpoint without its checksum; a kill -9 at
+every step of a save is exercised by ``harness.crashsafety``. A file that fails to load, or whose sha256
+differs from its sidecar, raises :class:`CorruptCheckpointError`, and nothing here ever deletes or
+overwrites it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import pathlib
 import re
 
 import torch
 
+from harness.crashsafety import crash_point
 from harness.paths import atomic_write, atomic_write_json
 
 FORMAT = "sparsebench.ckpt/1"
@@ -54,17 +58,54 @@ def save(run_dir, state: dict, *, final: bool, keep: int = 2) -> pathlib.Path:
     d = ckpt_dir(run_dir)
     d.mkdir(parents=True, exist_ok=True)
     path = d / ("final.pt" if final else f"step_{state['step']:07d}.pt")
+    side = path.with_suffix(".json")
     state = {"format": FORMAT, "final": final, **state}
-    atomic_write(path, lambda f: torch.save(state, f))
-    atomic_write_json(path.with_suffix(".json"), {
-        "format": FORMAT, "file": path.name, "step": state["step"], "final": final,
-        "sha256": _sha256(path), "variant": state["variant"]["name"], "scale": state["scale"],
-        "seed": state["train_config"]["seed"], "git_sha": state.get("git_sha")})
+    step = int(state["step"])
+
+    def write(f):
+        torch.save(state, f)
+        crash_point("ckpt.write", step, before=lambda: _tear(f))
+
+    def seal(tmp: pathlib.Path):
+        # Order matters for kill -9 at any instant: the sidecar (checksum of the finished temp file) is
+        # written *before* the .pt appears under its name, and an older .pt of that name goes first. So a
+        # kill leaves the previous state, or a sidecar without its .pt (never picked; the next save replaces
+        # it), never a .pt whose sidecar is missing or stale. A .pt without a sidecar is therefore damage.
+        path.unlink(missing_ok=True)
+        atomic_write_json(side, {
+            "format": FORMAT, "file": path.name, "step": step, "final": final,
+            "sha256": _sha256(tmp), "variant": state["variant"]["name"], "scale": state["scale"],
+            "seed": state["train_config"]["seed"], "git_sha": state.get("git_sha")})
+        crash_point("ckpt.sidecar", step)
+
+    atomic_write(path, write, before_rename=seal)
+    crash_point("ckpt.renamed", step)
     if keep:
         for old in periodic(run_dir)[:-keep]:
-            old.unlink(missing_ok=True)
+            old.unlink(missing_ok=True)  # the .pt first: a kill in between leaves an orphan sidecar, not a .pt
+            crash_point("ckpt.prune", step)
             old.with_suffix(".json").unlink(missing_ok=True)
+    _sweep(d)
     return path
+
+
+def _tear(f) -> None:
+    """Crash injection: leave the temp file half written, as a kill in the middle of torch.save would."""
+    f.flush()
+    f.truncate(max(1, f.tell() // 2))
+    f.flush()
+    os.fsync(f.fileno())
+
+
+def _sweep(d: pathlib.Path) -> None:
+    """Remove what killed saves left behind: temp files and sidecars whose .pt never appeared. Safe because
+    only one process trains a run at a time (harness.paths.run_lock)."""
+    for p in d.iterdir():
+        if p.name.startswith(".") and p.name.endswith(".tmp"):
+            p.unlink(missing_ok=True)
+        elif p.suffix == ".json" and (p.name == "final.json" or _STEP_RE.match(p.stem + ".pt")) \
+                and not p.with_suffix(".pt").exists():
+            p.unlink(missing_ok=True)
 
 
 def periodic(run_dir) -> list[pathlib.Path]:
@@ -77,7 +118,7 @@ def periodic(run_dir) -> list[pathlib.Path]:
 
 
 def final_checkpoint(run_dir) -> pathlib.Path | None:
-    """``ckpt/final.pt`` once training has finished (its sidecar is written after it), else None."""
+    """``ckpt/final.pt`` once training has finished (its sidecar is written before it appears), else None."""
     p = ckpt_dir(run_dir) / "final.pt"
     return p if p.is_file() and p.with_suffix(".json").is_file() else None
 
@@ -114,12 +155,28 @@ def load(path, map_location="cpu") -> dict:
     return state
 
 
+def _check_belongs(path, run_dir, scale: str, model: str, seed: int) -> None:
+    """A checkpoint in the run folder of another (scale, model, seed) — copied or moved there — is refused:
+    its results would be filed, and compared, under the wrong run. Folders outside out/runs are not checked."""
+    from harness.paths import out_root
+    from harness.paths import run_dir as run_dir_of
+
+    rd, runs = pathlib.Path(run_dir).resolve(), (out_root() / "runs").resolve()
+    if runs in rd.parents and rd != run_dir_of(scale, model, seed).resolve():
+        raise CorruptCheckpointError(
+            f"checkpoint {path} belongs to the run {scale}/{model}/s{seed}, not to {rd.relative_to(runs)}: it was "
+            f"copied or moved there; it was left untouched: move it back, or retrain this run with --force")
+
+
 def load_for_inference(run_dir, device="cpu"):
     """(model in eval mode with the variant's inference activation, info) from a finished run.
 
     info = dict(variant=Variant, scale, seed, step, checkpoint=str path, config=train config dict,
-    tokenizer=dict). Needs nothing but the run directory (the model config is in the checkpoint).
+    tokenizer=dict, tok=the tokenizer itself). Needs nothing but the run directory: the model config is in
+    the checkpoint, and a run fine-tuned from a Hugging Face checkpoint keeps its tokenizer in
+    ``<run>/tokenizer/`` (``harness.finetune``).
     """
+    from harness.tokenizer import get_tokenizer
     from models.llama import ModelConfig, Transformer
     from models.registry import Variant
 
@@ -131,6 +188,7 @@ def load_for_inference(run_dir, device="cpu"):
     variant = Variant.from_dict(state["variant"])
     cfg = ModelConfig.from_dict(state["model_config"])
     seed = int(state["train_config"]["seed"])
+    _check_belongs(path, run_dir, state["scale"], variant.name, seed)
     model = Transformer(cfg, variant.inference_act, seed=seed)
     try:
         model.load_state_dict(state["model"])
@@ -140,4 +198,5 @@ def load_for_inference(run_dir, device="cpu"):
     info = {"variant": variant, "scale": state["scale"], "seed": seed, "step": int(state["step"]),
             "checkpoint": str(path), "config": dict(state["train_config"]),
             "tokenizer": dict(state.get("tokenizer") or {"name": "byte"})}
+    info["tok"] = get_tokenizer(info["tokenizer"], run_dir)
     return model, info

@@ -322,8 +322,9 @@ class Corpus:
     def __init__(self, cfg: DataConfig | None = None, split: str = "train", tokenizer=None):
         self.cfg = cfg or DataConfig()
         self.split = split
+        self.tokenizer = tokenizer or get_tokenizer()
         self.names = sorted(self.cfg.mix)  # fixed order: the draw must not depend on dict order
-        self.files = [token_file(n, split, self.cfg, tokenizer) for n in self.names]
+        self.files = [token_file(n, split, self.cfg, self.tokenizer) for n in self.names]
         w = np.array([self.cfg.mix[n] for n in self.names], dtype=np.float64)
         self.weights = w / w.sum()
 
@@ -372,8 +373,9 @@ class Corpus:
             f = self.files[s]
             toks = f.tokens
             starts = None
-            if len(toks) / max(1, f.meta["n_docs"]) < length:
-                starts = np.flatnonzero(np.asarray(toks) == get_tokenizer().bos_id)
+            bos = self.tokenizer.bos_id  # documents start with BOS (an imported tokenizer may have none)
+            if bos is not None and len(toks) / max(1, f.meta["n_docs"]) < length:
+                starts = np.flatnonzero(np.asarray(toks) == bos)
                 starts = starts[starts <= len(toks) - length]
                 if len(starts) == 0:
                     starts = None
@@ -386,10 +388,11 @@ class Corpus:
         return w[:, :-1], w[:, 1:]
 
 
-def validation_tokens(n_seqs: int, seq_len: int, seed: int = 0, cfg: DataConfig | None = None):
+def validation_tokens(n_seqs: int, seq_len: int, seed: int = 0, cfg: DataConfig | None = None, tokenizer=None):
     """Fixed held-out tokens (n_seqs, seq_len): eval-split synthetic text and held-out stdlib modules
-    (or the held-out tail of a user corpus), mixed by the corpus weights. Deterministic."""
-    corpus = Corpus(cfg or DataConfig(), split="val")
+    (or the held-out tail of a user corpus), mixed by the corpus weights, in ``tokenizer``'s ids (default:
+    the byte tokenizer). Deterministic."""
+    corpus = Corpus(cfg or DataConfig(), split="val", tokenizer=tokenizer)
     return torch.from_numpy(corpus.windows(seed, 0, n_seqs, seq_len))
 
 

@@ -14,6 +14,13 @@ never redone to re-score (``--rescore`` scores the samples file again). ``--limi
 items: its results record ``n < n_total`` and never count as complete. With ``--eval-act`` the files are
 ``<suite>.act-<act>.json`` so they sit beside the recipe's own. After the default suites the profiler
 runs (``harness.profile``), then a table of this run beside the other finished runs of the scale.
+
+Killed half-way (kill -9, power cut), a rerun of the same command redoes only what is missing: finished
+suites are skipped, and generations are journaled chunk by chunk in ``<suite>.chunks.jsonl``
+(``harness.journal``), so a suite resumes at its first unfinished chunk; the results equal an
+uninterrupted run's exactly. A second evaluation of the same run while one is going refuses at once
+with the first one's pid (``harness.paths.run_lock``); evaluations of different runs share ``out/``
+safely.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import pathlib
 import re
 import time
 
-from harness.paths import atomic_write_text, out_root, results_dir
+from harness.paths import atomic_write_text, lock_path, out_root, results_dir, run_lock
 from harness.results import (
     is_complete,
     iter_results,
@@ -74,14 +81,47 @@ def _act_tag(eval_act: str | None) -> str:
     return "" if eval_act is None else ".act-" + re.sub(r"[^A-Za-z0-9.=-]+", "_", eval_act)
 
 
-def _read_samples(path: pathlib.Path) -> tuple[dict | None, list[dict]]:
+def _read_samples(path: pathlib.Path) -> tuple[dict | None, list[dict], str | None]:
+    """(header meta, the records, what is damaged or None). Reading stops at the first line that is not a
+    JSON object (a file cut mid-line by a crash, a full disk or a copy); the records before it are kept."""
     if not path.exists():
-        return None, []
-    with open(path, encoding="utf-8") as f:
-        lines = [json.loads(line) for line in f if line.strip()]
-    if not lines or "_meta" not in lines[0]:
-        return None, []
-    return lines[0]["_meta"], lines[1:]
+        return None, [], None
+    meta, records = None, []
+    lines = path.read_bytes().split(b"\n")
+    for i, raw in enumerate(lines):
+        if not raw.strip():
+            continue
+        try:
+            rec = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            rec = None
+        if not isinstance(rec, dict) or (i == 0) != ("_meta" in rec):
+            where = "cut off" if i == len(lines) - 1 else "not a sample record"
+            return meta, records, f"line {i + 1} is {where}"
+        if i == 0:
+            meta = rec["_meta"]
+        else:
+            records.append(rec)
+    return meta, records, None
+
+
+def _samples_path(path: pathlib.Path) -> pathlib.Path:
+    return path.with_name(path.name[:-len(".json")] + ".samples.jsonl")
+
+
+def _same_generations(old: list[dict], new: list[dict]) -> bool:
+    """The intact records of a damaged samples file against fresh generations: every generated field equal
+    (the old ones may also carry scores)."""
+    return len(old) <= len(new) and all({k: o.get(k) for k in n} == n for o, n in zip(old, new))
+
+
+def _checkpoint_sha(checkpoint: str | None) -> str | None:
+    """The sha256 in a checkpoint's sidecar: a retrained run at the same step is another model."""
+    side = pathlib.Path(checkpoint).with_suffix(".json") if checkpoint else None
+    try:
+        return json.loads(side.read_text()).get("sha256") if side else None
+    except (OSError, ValueError):
+        return None
 
 
 def _write_samples(path: pathlib.Path, meta: dict, records: list[dict]):
@@ -93,12 +133,18 @@ def _write_samples(path: pathlib.Path, meta: dict, records: list[dict]):
 
 def run_suite(suite, ctx, run_info: dict, *, limit: int | None, force: bool = False, rescore: bool = False,
               path: pathlib.Path, log=print) -> pathlib.Path:
-    """Generate (unless a matching samples file exists), write the samples, score, write the result."""
+    """Generate (unless a matching samples file exists), write the samples, score, write the result.
+
+    Generations go chunk by chunk into ``<suite>.chunks.jsonl`` (``harness.journal``) as they finish, so a
+    killed run resumes with the chunks it had done. A samples file cut mid-line is not overwritten blindly:
+    its intact records are kept, only what is missing is generated (from the journal when it has it), and
+    if the intact records differ from the regenerated ones the run stops with one line naming the file."""
+    from harness.journal import ChunkJournal
     from suites import SkipSuite
 
     t0, started = time.perf_counter(), now_iso()
     params = {**suite.params, "limit": limit}
-    samples_path = path.with_name(path.name[:-len(".json")] + ".samples.jsonl")
+    samples_path = _samples_path(path)
     suite_info = {"name": suite.name, "version": suite.version, "backend": suite.backend, "params": params,
                   "description": suite.description}
     if "sandbox" in suite.backend or suite.backend == "evalplus":
@@ -118,18 +164,42 @@ def run_suite(suite, ctx, run_info: dict, *, limit: int | None, force: bool = Fa
         return result("skipped", [], reason)
     meta = {"suite": suite.name, "version": suite.version, "params": params, "eval_act": run_info["eval_act"],
             "checkpoint": run_info.get("checkpoint"), "step": run_info.get("step"), "seed": run_info["seed"]}
-    old_meta, records = _read_samples(samples_path)
+    old_meta, records, damage = _read_samples(samples_path)
+    intact = records if damage and old_meta == meta and not force else []
     if rescore:
         if old_meta is None:
             raise FileNotFoundError(f"--rescore: no samples file {samples_path}")
+        if damage:
+            raise RuntimeError(f"--rescore: samples file {samples_path} is damaged ({damage}); it was left "
+                               f"untouched: run without --rescore to regenerate what is missing")
         log(f"  {suite.name}: re-scoring {len(records)} samples from {samples_path.name}")
-    elif force or old_meta != meta:
-        log(f"  {suite.name}: generating" + (f" (first {limit} items)" if limit else ""))
+    elif force or old_meta != meta or damage:
+        # The journal is the run's, whatever --limit: a chunk is keyed by its own inputs (harness.journal).
+        jmeta = {**meta, "params": dict(suite.params), "checkpoint_sha256": _checkpoint_sha(meta["checkpoint"])}
+        journal = ChunkJournal(samples_path.with_name(samples_path.name.replace(".samples.jsonl", ".chunks.jsonl")),
+                               jmeta, fresh=force, log=log)
+        if damage:
+            log(f"  {suite.name}: {samples_path} is damaged ({damage}); "
+                + (f"its {len(records)} intact records are kept; rebuilding it from {journal.path.name}, "
+                   f"generating only the chunks missing there" if old_meta == meta and not force
+                   else "it was written for another run or settings (or --force): generating it again"))
+        log(f"  {suite.name}: generating" + (f" (first {limit} items)" if limit else "")
+            + (f", resuming: {len(journal.done)} chunk(s) already done" if journal.done else ""))
+        ctx.journal = journal
         try:
             records = suite.generate(ctx, limit)
         except SkipSuite as e:
             log(f"  {suite.name}: skipped — {e}")
             return result("skipped", [], str(e))
+        finally:
+            ctx.journal = None
+        if journal.reused:
+            log(f"  {suite.name}: {journal.reused} chunk(s) taken from {journal.path.name}, "
+                f"{journal.generated} generated")
+        if intact and not _same_generations(intact, records):
+            raise RuntimeError(f"samples file {samples_path} is damaged ({damage}) and its {len(intact)} intact "
+                               f"records differ from a fresh generation; it was left untouched: move it away "
+                               f"or pass --force")
         _write_samples(samples_path, meta, records)  # generations first: scoring can be redone from them
     else:
         log(f"  {suite.name}: reusing {len(records)} samples from {samples_path.name}")
@@ -173,21 +243,22 @@ def run_eval(scale: str, model: str, seed: int = 0, suites: list[str] | None = N
              log=print) -> list[pathlib.Path]:
     """Evaluate the run (scale, model, seed) on ``suites`` (default: ``suites.DEFAULT_SUITES``).
 
-    Returns the result JSON paths (the profile's included when it ran).
+    Returns the result JSON paths (the profile's included when it ran). The run is locked meanwhile
+    (``harness.paths.run_lock``): a second evaluation of it refuses at once with the first one's pid.
     """
-    import torch
-
     from models.activations import ActSpec
-    from models.registry import get_scale, get_variant
-    from suites import DEFAULT_SUITES, EvalContext, get_suite
+    from models.registry import check_scale, get_variant
+    from suites import DEFAULT_SUITES, get_suite
 
     # Offline by default; a user who exports HF_HUB_OFFLINE=0 gets the Hub for lm_eval:TASK suites.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     variant = get_variant(model)
-    get_scale(scale)
+    check_scale(scale)  # a registry scale, or hf-NAME (a fine-tuned Hugging Face checkpoint)
     if limit is not None and limit < 1:
         raise ValueError(f"--limit must be >= 1, got {limit}")
+    if (n_samples is not None and n_samples < 1) or batch_size < 1:
+        raise ValueError(f"--n-samples and --batch-size must be >= 1, got {n_samples} and {batch_size}")
     if eval_act is not None:
         eval_act = str(ActSpec.parse(eval_act))
     names = suites or DEFAULT_SUITES
@@ -197,8 +268,19 @@ def run_eval(scale: str, model: str, seed: int = 0, suites: list[str] | None = N
         if n_samples is not None and n in ("syn_code", "humaneval", "humaneval_plus", "mbpp_plus"):
             kw["n_samples"] = n_samples
         instances.append(get_suite(n.strip(), **kw))
+    # One evaluation of a run (and activation) at a time: a second one refuses at once, naming the first.
+    lock = lock_path("eval", scale, variant.name, seed, _act_tag(eval_act))
+    with run_lock(lock, f"evaluation of {scale}/{variant.name}/s{seed}" + (f" with {eval_act}" if eval_act else "")):
+        return _evaluate(scale, variant, seed, suites, instances, limit, force, eval_act, rescore, batch_size,
+                         profile, train, progress, log)
+
+
+def _evaluate(scale, variant, seed, suites, instances, limit, force, eval_act, rescore, batch_size, profile,
+              train, progress, log) -> list[pathlib.Path]:
+    import torch
 
     from harness.checkpoint import final_checkpoint, load_for_inference
+    from suites import EvalContext
 
     rdir = None
     if train:
@@ -226,13 +308,15 @@ def run_eval(scale: str, model: str, seed: int = 0, suites: list[str] | None = N
     run_info = {"scale": scale, "model": variant.name, "seed": seed, "step": info.get("step"),
                 "checkpoint": str(info.get("checkpoint", ckpt)), "variant": variant.to_dict(), "eval_act": act,
                 "eval_act_default": eval_act is None}
-    ctx = EvalContext(seed=seed, eval_act=eval_act, load_model=load, batch_size=batch_size, progress=progress)
+    ctx = EvalContext(seed=seed, eval_act=eval_act, load_model=load, batch_size=batch_size, progress=progress,
+                      tokenizer=info.get("tok"))
     torch.manual_seed(seed)
     paths = []
     log(f"evaluating {variant.name} @ {scale} seed {seed} (step {info.get('step')}, activation {act})")
     for suite in instances:
         path = results_dir(scale, variant.name, seed) / f"{suite.name}{_act_tag(eval_act)}.json"
-        if not (force or rescore) and _is_done(path, suite, limit, act, info.get("step")):
+        if not (force or rescore) and _is_done(path, suite, limit, act, info.get("step")) \
+                and not _read_samples(_samples_path(path))[2]:  # a damaged samples file is rebuilt
             log(f"  {suite.name}: done already ({path.name}); --force redoes it")
             paths.append(path)
             continue

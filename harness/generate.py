@@ -33,6 +33,8 @@ from collections.abc import Sequence
 
 import torch
 
+# to_hf_llama lives in harness.hf beside the reverse conversion; imported here for bench_vs_hf (and callers).
+from harness.hf import to_hf_llama
 from harness.tokenizer import ByteTokenizer
 from models.activations import ActSpec
 
@@ -176,49 +178,6 @@ def generate(model, prompts: Sequence[str], *, max_new_tokens: int = 128, temper
 
 
 # ---- comparison with Hugging Face transformers ---------------------------------------------------
-
-def to_hf_llama(model):
-    """An equivalent ``transformers.LlamaForCausalLM`` carrying a copy of our weights.
-
-    Our RoPE rotates interleaved pairs (Meta's layout); HF's ``rotate_half`` rotates the two halves, so
-    the rows of ``wq``/``wk`` are permuted per head exactly as Meta→HF conversion does.
-    """
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    cfg = model.cfg
-    act = model.activation.kind
-    if cfg.ffn_type != "gated" or act not in ("relu", "silu", "gelu"):
-        raise ValueError(f"HF Llama needs a gated FFN with relu/silu/gelu, got {cfg.ffn_type}/{act}")
-    hf_cfg = LlamaConfig(vocab_size=cfg.vocab_size, hidden_size=cfg.dim, intermediate_size=cfg.ffn_dim,
-                         num_hidden_layers=cfg.n_layers, num_attention_heads=cfg.n_heads,
-                         num_key_value_heads=cfg.kv_heads, head_dim=cfg.head_dim,
-                         max_position_embeddings=cfg.max_seq_len, rms_norm_eps=cfg.norm_eps,
-                         rope_theta=cfg.rope_theta, hidden_act=act, tie_word_embeddings=cfg.tie_embeddings,
-                         attention_bias=False, mlp_bias=False, bos_token_id=256, eos_token_id=257,
-                         pad_token_id=258)
-    hf = LlamaForCausalLM(hf_cfg)
-
-    def permute(w, n_heads):  # interleaved pairs → halves, per head
-        d1, d2 = w.shape
-        return w.view(n_heads, d1 // n_heads // 2, 2, d2).transpose(1, 2).reshape(d1, d2)
-
-    sd = {"model.embed_tokens.weight": model.tok_embeddings.weight, "model.norm.weight": model.norm.weight,
-          "lm_head.weight": model.output.weight}
-    for i, layer in enumerate(model.layers):
-        a, f, p = layer.attention, layer.feed_forward, f"model.layers.{i}."
-        sd.update({p + "self_attn.q_proj.weight": permute(a.wq.weight, cfg.n_heads),
-                   p + "self_attn.k_proj.weight": permute(a.wk.weight, cfg.kv_heads),
-                   p + "self_attn.v_proj.weight": a.wv.weight, p + "self_attn.o_proj.weight": a.wo.weight,
-                   p + "mlp.gate_proj.weight": f.w1.weight, p + "mlp.up_proj.weight": f.w3.weight,
-                   p + "mlp.down_proj.weight": f.w2.weight,
-                   p + "input_layernorm.weight": layer.attention_norm.weight,
-                   p + "post_attention_layernorm.weight": layer.ffn_norm.weight})
-    missing, unexpected = hf.load_state_dict({k: v.detach().clone() for k, v in sd.items()}, strict=False)
-    missing = [k for k in missing if "rotary" not in k]
-    if missing or unexpected:
-        raise RuntimeError(f"weight mapping to HF Llama failed: missing {missing}, unexpected {unexpected}")
-    return hf.eval()
-
 
 @torch.no_grad()
 def bench_vs_hf(scale: str = "small", model: str = "silu", *, batch_size: int = 1, prompt_len: int = 32,

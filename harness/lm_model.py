@@ -19,6 +19,12 @@ model is looked up. Two ways:
 
 ``model_args``: ``checkpoint`` (a run directory), ``eval_act`` (``relu``, ``silu``, ``stocha:p=0.7``…;
 default: the recipe's inference activation), ``act_seed``, ``batch_size``, ``max_gen_toks``, ``device``.
+The tokenizer is the run's (bytes, or the Hugging Face tokenizer of a fine-tuned checkpoint). Text is
+scored as lm-eval's own ``hf`` model scores it (``tests/test_export.py`` checks this on an exported
+checkpoint): the context starts with BOS, and the continuation's tokens are those of
+``context + continuation`` after the context's. One difference: lm-eval's ``hf`` model moves a context's
+trailing whitespace into the continuation; here it stays in the context, so such a continuation's
+log-likelihood lacks the whitespace's own term — the same for every choice of an item, so accuracies agree.
 """
 
 from __future__ import annotations
@@ -38,16 +44,20 @@ def process_docs(dataset):
 def _register_once(cls):
     """``register_model("sparsebench")``, unless already registered (re-import, or ``python -m`` of this file
     followed by the task YAML importing it again: lm-eval refuses a second class under one name)."""
+    # lm-eval fills its registry with its own models (hf, vllm, ...) only when it finds the registry empty;
+    # registering ours first would hide them: `lm_eval --model hf --tasks <our task YAML>` would fail.
+    import lm_eval.models  # noqa: F401  (cheap: lm-eval registers them lazily, by name)
+
     return cls if "sparsebench" in model_registry else register_model("sparsebench")(cls)
 
 
 @_register_once
 class SparseBenchLM(LM):
-    """Batched log-likelihoods and generation over a ``models.llama.Transformer`` with the byte tokenizer."""
+    """Batched log-likelihoods and generation over a ``models.llama.Transformer`` and its tokenizer."""
 
     def __init__(self, checkpoint: str | None = None, model=None, batch_size: int | str = 16,
                  device: str | None = None, eval_act: str | None = None, act_seed: int = 0,
-                 max_gen_toks: int = 256, progress: bool = True, **_ignored):
+                 max_gen_toks: int = 256, progress: bool = True, tokenizer=None, **_ignored):
         super().__init__()
         if (checkpoint is None) == (model is None):
             raise ValueError("give exactly one of checkpoint=RUN_DIR or model=<in-memory model>")
@@ -57,9 +67,10 @@ class SparseBenchLM(LM):
             # lm_eval's CLI passes device="cuda" by default: fall back to the CPU where there is no GPU.
             if not device or (str(device).startswith("cuda") and not torch.cuda.is_available()):
                 device = "cpu"
-            model, _ = load_for_inference(checkpoint, device=device)
+            model, info = load_for_inference(checkpoint, device=device)
+            tokenizer = tokenizer or info["tok"]
         self.model = model.eval()
-        self.tok = ByteTokenizer()
+        self.tok = tokenizer or ByteTokenizer()
         self.batch_size = 16 if batch_size in (None, "auto") else int(str(batch_size).split(":")[0])
         self.eval_act = eval_act
         self.act_seed = int(act_seed)
@@ -67,10 +78,12 @@ class SparseBenchLM(LM):
         self.progress = progress if isinstance(progress, bool) else str(progress).lower() in ("1", "true", "yes")
         self.max_length = model.cfg.max_seq_len
         self._device = next(model.parameters()).device
+        self.journal = None  # harness.journal.ChunkJournal: set per suite by EvalContext.lm_eval_model
 
     # ---- scoring -------------------------------------------------------------------------------
     @torch.no_grad()
-    def _score(self, pairs: list[tuple[list[int], list[int]]], desc: str) -> list[tuple[float, bool]]:
+    def _score(self, pairs: list[tuple[list[int], list[int]]], desc: str, act_seed: int | None = None,
+               bar: bool = True) -> list[tuple[float, bool]]:
         """(context ids, continuation ids) → (sum log p(continuation | context), continuation is greedy).
 
         The last ``max_length + 1`` tokens are kept (context cut on the left); rows are right-padded, which
@@ -83,8 +96,8 @@ class SparseBenchLM(LM):
         batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         from tqdm import tqdm
 
-        with activation(self.model, self.eval_act, self.act_seed):
-            for idx in tqdm(batches, desc=desc, disable=not self.progress, leave=False):
+        with activation(self.model, self.eval_act, self.act_seed if act_seed is None else act_seed):
+            for idx in tqdm(batches, desc=desc, disable=not (self.progress and bar), leave=False):
                 rows, spans = [], []
                 for i in idx:
                     ctx, cont = pairs[i]
@@ -106,13 +119,35 @@ class SparseBenchLM(LM):
                     results[i] = (ll, greedy)
         return results
 
+    # ---- resumable chunks (harness.journal) ------------------------------------------------------
+    def _chunked(self, kind: str, requests, compute) -> list:
+        """``compute(chunk_index, [request args])`` over fixed chunks of requests, in lm-eval's (deterministic)
+        request order; finished chunks come from ``self.journal`` when a killed evaluation is resumed. We do
+        not use lm-eval's ``CachingLM`` for this: it hands the model only the uncached requests, so batches
+        (and with them seeds and float rounding) would differ from an uninterrupted run's, and it never
+        caches sampled generations."""
+        from tqdm.auto import tqdm
+
+        from harness.journal import CHUNK_BATCHES, chunked
+
+        settings = {"eval_act": self.eval_act, "act_seed": self.act_seed, "max_length": self.max_length,
+                    "max_gen_toks": self.max_gen_toks}
+        with tqdm(total=len(requests), desc=kind, disable=not self.progress, leave=False) as bar:
+            return chunked(self.journal, kind, [list(r.args) for r in requests], CHUNK_BATCHES * self.batch_size,
+                           compute, settings, bar=bar)
+
     def loglikelihood(self, requests) -> list[tuple[float, bool]]:
-        pairs = []
-        for r in requests:
-            context, continuation = r.args
-            # Score on the byte level: a continuation's leading space belongs to it, as lm-eval expects.
-            pairs.append((self.tok.encode(context, bos=True), self.tok.encode(continuation)))
-        out = self._score(pairs, "loglikelihood")
+        def run(c, part):
+            # A continuation's leading space belongs to it, as lm-eval expects. Its tokens are those the
+            # whole text has after the context's (a subword tokenizer merges across the boundary; for bytes
+            # this equals encoding the continuation alone).
+            pairs = []
+            for context, continuation in part:
+                ctx = self.tok.encode(context, bos=True)
+                pairs.append((ctx, self.tok.encode(context + continuation, bos=True)[len(ctx):]))
+            return self._score(pairs, "loglikelihood", act_seed=self.act_seed + c, bar=False)
+
+        out = [(float(ll), bool(greedy)) for ll, greedy in self._chunked("loglikelihood", requests, run)]
         for r, o in zip(requests, out):
             self.cache_hook.add_partial("loglikelihood", r.args, o)
         return out
@@ -120,46 +155,57 @@ class SparseBenchLM(LM):
     def loglikelihood_rolling(self, requests) -> list[float]:
         from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
 
-        pairs, owner = [], []
-        for k, r in enumerate(requests):
-            (text,) = r.args
-            windows = get_rolling_token_windows(token_list=self.tok.encode(text), prefix_token=self.tok.bos_id,
-                                                max_seq_len=self.max_length, context_len=1)
-            for w in windows:
-                pairs.append(make_disjoint_window(w))
-                owner.append(k)
-        scored = self._score(pairs, "loglikelihood_rolling")
-        totals = [0.0] * len(requests)
-        for k, (ll, _) in zip(owner, scored):
-            totals[k] += ll
+        def run(c, part):
+            pairs, owner = [], []
+            for k, (text,) in enumerate(part):
+                windows = get_rolling_token_windows(token_list=self.tok.encode(text), prefix_token=self.tok.bos_id,
+                                                    max_seq_len=self.max_length, context_len=1)
+                for w in windows:
+                    pairs.append(make_disjoint_window(w))
+                    owner.append(k)
+            scored = self._score(pairs, "loglikelihood_rolling", act_seed=self.act_seed + c, bar=False)
+            totals = [0.0] * len(part)
+            for k, (ll, _) in zip(owner, scored):
+                totals[k] += ll
+            return totals
+
+        totals = [float(t) for t in self._chunked("loglikelihood_rolling", requests, run)]
         for r, t in zip(requests, totals):
             self.cache_hook.add_partial("loglikelihood_rolling", r.args, t)
         return totals
 
     # ---- generation ----------------------------------------------------------------------------
     def generate_until(self, requests) -> list[str]:
-        """Generation per distinct gen_kwargs group, cut at ``until`` here (lm-eval does not cut)."""
+        """Generation per distinct gen_kwargs group of each chunk, cut at ``until`` here (lm-eval does not
+        cut). Chunk c seeds like ``EvalContext.generate``: sampling ``act_seed + c·CHUNK_BATCHES``,
+        activations ``act_seed + c``."""
         from harness.generate import generate
+        from harness.journal import CHUNK_BATCHES
 
-        groups: dict[str, list[int]] = {}
-        for i, r in enumerate(requests):
-            groups.setdefault(repr(sorted(r.args[1].items(), key=lambda kv: kv[0])), []).append(i)
-        out: list[str] = [""] * len(requests)
-        for idx in groups.values():
-            kw = dict(requests[idx[0]].args[1])
-            until = kw.pop("until", None) or []
-            until = [until] if isinstance(until, str) else list(until)
-            do_sample = bool(kw.pop("do_sample", False))
-            temperature = float(kw.pop("temperature", 0.0)) if do_sample else 0.0
-            top_p = float(kw.pop("top_p", 1.0)) if do_sample else 1.0
-            max_new = int(kw.pop("max_gen_toks", kw.pop("max_new_tokens", self.max_gen_toks)))
-            texts = generate(self.model, [requests[i].args[0] for i in idx], max_new_tokens=max_new,
-                             temperature=temperature, top_p=top_p, stop=until, batch_size=self.batch_size,
-                             seed=self.act_seed, eval_act=self.eval_act, act_seed=self.act_seed,
-                             tokenizer=self.tok, progress=self.progress)
-            for i, t in zip(idx, texts):
-                out[i] = t
-                self.cache_hook.add_partial("generate_until", requests[i].args, t)
+        def run(c, part):
+            groups: dict[str, list[int]] = {}
+            for i, (_, gen_kwargs) in enumerate(part):
+                groups.setdefault(repr(sorted(gen_kwargs.items(), key=lambda kv: kv[0])), []).append(i)
+            texts_out: list[str] = [""] * len(part)
+            for idx in groups.values():
+                kw = dict(part[idx[0]][1])
+                until = kw.pop("until", None) or []
+                until = [until] if isinstance(until, str) else list(until)
+                do_sample = bool(kw.pop("do_sample", False))
+                temperature = float(kw.pop("temperature", 0.0)) if do_sample else 0.0
+                top_p = float(kw.pop("top_p", 1.0)) if do_sample else 1.0
+                max_new = int(kw.pop("max_gen_toks", kw.pop("max_new_tokens", self.max_gen_toks)))
+                texts = generate(self.model, [part[i][0] for i in idx], max_new_tokens=max_new,
+                                 temperature=temperature, top_p=top_p, stop=until, batch_size=self.batch_size,
+                                 seed=self.act_seed + c * CHUNK_BATCHES, eval_act=self.eval_act,
+                                 act_seed=self.act_seed + c, tokenizer=self.tok)
+                for i, t in zip(idx, texts):
+                    texts_out[i] = t
+            return texts_out
+
+        out = self._chunked("generate_until", requests, run)
+        for r, t in zip(requests, out):
+            self.cache_hook.add_partial("generate_until", r.args, t)
         return out
 
     def get_model_info(self) -> dict:

@@ -227,12 +227,11 @@ def build_metrics(prof: dict, decode: dict | None, widths: list[dict]) -> list[d
     return out
 
 
-def _validation(n_seqs: int, seq_len: int, seed: int = 0) -> torch.Tensor:
-    try:
-        from harness.data import validation_tokens
-    except ImportError as e:
-        raise RuntimeError(f"profile needs harness.data.validation_tokens (the held-out token set): {e}") from None
-    return validation_tokens(n_seqs, seq_len, seed=seed)
+def _validation(n_seqs: int, seq_len: int, seed: int = 0, tokenizer=None) -> torch.Tensor:
+    """The held-out token set, in the run's own tokens (a fine-tuned Hugging Face checkpoint has its own)."""
+    from harness.data import validation_tokens
+
+    return validation_tokens(n_seqs, seq_len, seed=seed, tokenizer=tokenizer)
 
 
 def run_profile(scale: str, model: str, seed: int = 0, force: bool = False, *, n_seqs: int = 32,
@@ -262,7 +261,7 @@ def run_profile(scale: str, model: str, seed: int = 0, force: bool = False, *, n
     torch.set_num_threads(threads)
     try:
         L = min(seq_len or net.cfg.max_seq_len, net.cfg.max_seq_len, 256)
-        tokens = _validation(n_seqs, L, seed=0)
+        tokens = _validation(n_seqs, L, seed=0, tokenizer=info.get("tok"))
         prof = profile_model(net, tokens)
         decode = None
         sparse_act = net.activation.sparse

@@ -7,8 +7,10 @@
 
 Runs go seed by seed (every variant at seed 0, then seed 1, ...) so a partial run already fills each
 table row once. Finished work is skipped: a run with a final checkpoint and its train result is not
-retrained, evaluation skips complete suite results, a complete profile result is kept. Killed midway,
-the same command resumes (training from its last checkpoint). At the end it renders
+retrained, evaluation skips complete suite results, a complete profile result is kept. When the grid holds
+StochA's representative ``stocha-p0.7-a0.05``, the generation-diversity study (``harness.diversity``, its
+default grids) runs for it at seed 0 after the grid, skipping settings already done (``--no-diversity``
+leaves it out). Killed midway, the same command resumes (training from its last checkpoint). At the end it renders
 ``out/reports/`` by running ``python -m reports all`` in a subprocess (harness never imports reports)
 and prints the wall time.
 """
@@ -25,6 +27,8 @@ from harness.results import is_complete, read_result, result_path
 from models.registry import GRIDS, get_scale, get_variant
 
 TABLE_CHOICES = (*GRIDS, "all")
+# The run the diversity study uses: StochA's representative in the paper's grids, first seed only.
+DIVERSITY_MODEL, DIVERSITY_SEED = "stocha-p0.7-a0.05", 0
 
 
 def add_arguments(p) -> None:
@@ -38,6 +42,8 @@ def add_arguments(p) -> None:
     g.add_argument("--suites", default=None, help="comma-separated eval suites (default: the evaluator's)")
     o = p.add_argument_group("behaviour")
     o.add_argument("--no-profile", action="store_true", help="skip profiling (no sparsity/speed-up columns)")
+    o.add_argument("--no-diversity", action="store_true",
+                   help=f"skip the generation-diversity study ({DIVERSITY_MODEL}, seed {DIVERSITY_SEED})")
     o.add_argument("--no-report", action="store_true", help="do not render out/reports at the end")
     o.add_argument("--dry-run", action="store_true",
                    help="print the plan and what is already done, run nothing")
@@ -148,13 +154,17 @@ def run(args) -> int:
     trained = sum(is_trained(args.scale, m, s) for m, s in todo)
     print(f"reproduce: {len(names)} variants × {args.seeds} seeds = {len(todo)} runs at scale {args.scale} "
           f"({trained} already trained); results in {out_root() / 'results'}")
+    diversity = not args.no_diversity and DIVERSITY_MODEL in names
     if args.dry_run:
         for m, s in todo:
             state = ("trained" if is_trained(args.scale, m, s) else "to train") + \
                 (", profiled" if is_profiled(args.scale, m, s) else "")
             print(f"  {m:<24} seed {s}: {state}")
+        if diversity:
+            print(f"  then the diversity study of {DIVERSITY_MODEL} seed {DIVERSITY_SEED} (settings done are skipped)")
         return 0
-    for stage in ("train", "evaluate") + (() if args.no_profile else ("profile",)):
+    for stage in ("train", "evaluate") + (() if args.no_profile else ("profile",)) + \
+            (("diversity",) if diversity else ()):
         _stage(stage)  # fail now, not after the first hour of training
     t0 = time.perf_counter()
     counts = {"trained": 0, "profiled": 0}
@@ -163,10 +173,14 @@ def run(args) -> int:
         done = run_one(args.scale, m, s, steps=args.steps, suites=suites, profile=not args.no_profile)
         counts["trained"] += done["trained"]
         counts["profiled"] += done["profiled"]
+    if diversity:
+        tqdm.write(f"[diversity study: {DIVERSITY_MODEL} seed {DIVERSITY_SEED}]")
+        _stage("diversity").run_diversity(args.scale, DIVERSITY_MODEL, seed=DIVERSITY_SEED)
     rc = 0 if args.no_report else render_reports()
     wall = time.perf_counter() - t0
     print(f"reproduce: {len(todo)} runs ({counts['trained']} trained now, {len(todo) - counts['trained']} "
-          f"already trained; {counts['profiled']} profiled now) in {_fmt_time(wall)} wall time "
+          f"already trained; {counts['profiled']} profiled now{'; diversity study' if diversity else ''}) "
+          f"in {_fmt_time(wall)} wall time "
           f"({wall:.0f} s) on scale {args.scale}")
     if not args.no_report:
         print(f"reports: {out_root() / 'reports' / 'index.md'}")

@@ -19,13 +19,16 @@ tok_s, grad_norm, wall_s) and ``ckpt/`` (see harness.checkpoint). At the end ran
 
 A batch is a function of (seed, step) (harness.data), and checkpoints hold every RNG state, so a
 ``--resume``d run continues exactly: on CPU its loss curve and final weights equal the uninterrupted
-run's bit for bit. A finished run is not retrained unless ``--force``.
+run's bit for bit. A finished run is not retrained unless ``--force``. That holds after a kill -9 at any
+moment, in the middle of a checkpoint write included (``harness.crashsafety`` checks it). A second
+``train`` of the same run while one is going refuses at once, naming the first one's pid.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -40,7 +43,8 @@ import torch
 import torch.nn.functional as F
 
 from harness import checkpoint, data, dist
-from harness.paths import atomic_write_json, atomic_write_text, run_dir
+from harness.crashsafety import crash_point, half_write
+from harness.paths import atomic_write_json, atomic_write_text, lock_path, run_dir, run_lock
 from harness.results import git_state, make_result, metric, now_iso, provenance, result_path, write_result
 from harness.tokenizer import get_tokenizer
 from models.registry import build_model, get_scale, get_variant
@@ -236,10 +240,17 @@ def train(cfg: TrainConfig, resume: bool = False, force: bool = False, progress:
     """Train (or resume, or skip if finished) the run ``cfg`` describes; returns its run directory.
 
     ``stop_at``: leave the loop after that many steps without writing a checkpoint, exactly as a kill
-    would (tests of ``--resume``)."""
+    would (tests of ``--resume``). The run is locked while it trains (``harness.paths.run_lock``): a second
+    start of the same (scale, model, seed) refuses at once, naming the first one's pid."""
     env = dist.setup(cfg.device)
     try:
-        return _train(cfg, env, resume, force, progress, stop_at)
+        # Rank 0 alone writes the run directory, so it alone holds the lock (torchrun stops the other
+        # ranks when it refuses).
+        name = (get_scale(cfg.scale).name, get_variant(cfg.model).name, cfg.seed)
+        lock = (run_lock(lock_path("train", *name), "training of {}/{}/s{}".format(*name)) if env.is_main
+                else contextlib.nullcontext())
+        with lock:
+            return _train(cfg, env, resume, force, progress, stop_at)
     finally:
         dist.shutdown(env)
 
@@ -404,11 +415,14 @@ def _train(cfg: TrainConfig, env: dist.DistEnv, resume: bool, force: bool, progr
             log_acc = (0.0, 0)
             if env.is_main:
                 with open(rd / "metrics.jsonl", "a") as f:
-                    f.write(json.dumps(rec) + "\n")
+                    line = json.dumps(rec) + "\n"
+                    crash_point("train.metrics", done, before=functools.partial(half_write, f, line))
+                    f.write(line)
                 bar.set_postfix(loss=f"{mean_loss:.3f}", tok_s=f"{rec['tok_s']:.0f}", act=str(a))
         if stop_at is not None and done >= stop_at and done < T:
             bar.close()
             return rd  # as if killed: nothing more is written
+        crash_point("train.step", done)
         if done == T:
             save(done, final=True)
         elif done % cfg.ckpt_every == 0:

@@ -38,10 +38,18 @@ class ModelConfig:
     norm_eps: float = 1e-5
     rope_theta: float = 10000.0
     tie_embeddings: bool = False
+    # RoPE frequency scaling of imported checkpoints (harness.hf): None, {"rope_type": "linear", "factor"}
+    # or Llama 3's {"rope_type": "llama3", "factor", "low_freq_factor", "high_freq_factor",
+    # "original_max_position_embeddings"}. Left out of to_dict() when None, so configs written before it
+    # existed still compare equal (resume checks).
+    rope_scaling: dict | None = None
 
     def __post_init__(self):
         if self.ffn_type not in ("gated", "plain"):
             raise ValueError(f"unknown ffn_type {self.ffn_type!r}; valid: gated, plain")
+        kind = (self.rope_scaling or {}).get("rope_type", "default")
+        if kind not in ("default", "linear", "llama3"):
+            raise ValueError(f"unsupported RoPE scaling {kind!r}; supported: linear, llama3")
         if self.dim % self.n_heads:
             raise ValueError(f"dim {self.dim} is not divisible by n_heads {self.n_heads}")
         if self.n_heads % self.kv_heads:
@@ -56,7 +64,10 @@ class ModelConfig:
         return self.dim // self.n_heads
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if d["rope_scaling"] is None:
+            del d["rope_scaling"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
@@ -87,9 +98,20 @@ class RMSNorm(nn.Module):
         return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)).type_as(x) * self.weight
 
 
-def rope_tables(head_dim: int, max_len: int, theta: float, device=None):
-    """cos/sin tables (max_len, head_dim/2) for rotary embeddings."""
+def rope_tables(head_dim: int, max_len: int, theta: float, device=None, scaling: dict | None = None):
+    """cos/sin tables (max_len, head_dim/2) for rotary embeddings; ``scaling`` as ``ModelConfig.rope_scaling``."""
     inv = 1.0 / (theta ** (torch.arange(0, head_dim, 2, device=device, dtype=torch.float32) / head_dim))
+    kind = (scaling or {}).get("rope_type", "default")
+    if kind == "linear":
+        inv = inv / scaling["factor"]
+    elif kind == "llama3":  # Llama 3.1+: long wavelengths slowed by `factor`, short ones kept, a blend between
+        factor, old_len = scaling["factor"], scaling["original_max_position_embeddings"]
+        lo, hi = scaling["low_freq_factor"], scaling["high_freq_factor"]
+        wavelen = 2 * math.pi / inv
+        scaled = torch.where(wavelen > old_len / lo, inv / factor, inv)
+        smooth = (old_len / wavelen - lo) / (hi - lo)
+        medium = (wavelen >= old_len / hi) & (wavelen <= old_len / lo)
+        inv = torch.where(medium, (1 - smooth) * scaled / factor + smooth * scaled, scaled)
     t = torch.arange(max_len, device=device, dtype=torch.float32)
     freqs = torch.outer(t, inv)
     return freqs.cos(), freqs.sin()
@@ -207,7 +229,7 @@ class Transformer(nn.Module):
         self.output = nn.Linear(cfg.dim, cfg.vocab_size, bias=False)
         if cfg.tie_embeddings:
             self.output.weight = self.tok_embeddings.weight
-        cos, sin = rope_tables(cfg.head_dim, cfg.max_seq_len, cfg.rope_theta)
+        cos, sin = rope_tables(cfg.head_dim, cfg.max_seq_len, cfg.rope_theta, scaling=cfg.rope_scaling)
         self.register_buffer("rope_cos", cos, persistent=False)
         self.register_buffer("rope_sin", sin, persistent=False)
         self.reset_parameters()

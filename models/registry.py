@@ -227,10 +227,29 @@ SCALES: dict[str, Scale] = {
 }
 
 
+# Runs fine-tuned from a Hugging Face checkpoint (harness.finetune) live under the scale "hf-<name>": their
+# model config comes from the checkpoint, not from SCALES.
+IMPORTED_SCALE = re.compile(r"^hf-[a-z0-9][a-z0-9._-]*$")
+
+
+def is_imported_scale(name: str) -> bool:
+    return isinstance(name, str) and bool(IMPORTED_SCALE.match(name))
+
+
 def get_scale(name: str) -> Scale:
     if name not in SCALES:
-        raise ValueError(f"unknown scale {name!r}; valid: {', '.join(SCALES)}")
+        if is_imported_scale(name):
+            raise ValueError(f"scale {name!r} names a model imported from Hugging Face and is not trained from "
+                             f"scratch: create its runs with python -m harness finetune --from-hf PATH --recipe R")
+        raise ValueError(f"unknown scale {name!r}; valid: {', '.join(SCALES)}, or hf-NAME (python -m harness "
+                         f"finetune)")
     return SCALES[name]
+
+
+def check_scale(name: str) -> None:
+    """Raise ValueError unless ``name`` is a registry scale or an imported one (``hf-NAME``)."""
+    if not is_imported_scale(name):
+        get_scale(name)
 
 
 def build_model(scale: str | Scale, variant: str | Variant, seed: int = 0, device=None,

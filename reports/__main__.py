@@ -70,7 +70,7 @@ def _info(coll) -> dict:
 
 def cmd_tables(args) -> int:
     from harness.paths import atomic_write_text
-    from reports import claims, index, specs, tables
+    from reports import claims, diversity, index, specs, tables
 
     coll, out = _load(args), _out(args)
     entries = []
@@ -94,6 +94,15 @@ def cmd_tables(args) -> int:
         entries.append({"name": "claims", "title": "Claims", "scale": scale,
                         "md": f"{stem}.md", "csv": f"{stem}.csv", "tex": f"{stem}.tex"})
         print(f"wrote {out / stem}.md|csv|tex ({len(cl)} checks)")
+        blocks = diversity.points(coll, scale)
+        if blocks:  # the generation-diversity study ran at this scale
+            stem = f"tables/diversity-{scale}"
+            atomic_write_text(out / f"{stem}.md", diversity.to_markdown(blocks, scale))
+            atomic_write_text(out / f"{stem}.csv", diversity.to_csv(blocks))
+            atomic_write_text(out / f"{stem}.tex", diversity.to_latex(blocks, scale))
+            entries.append({"name": "diversity", "title": "Generation diversity", "scale": scale,
+                            "md": f"{stem}.md", "csv": f"{stem}.csv", "tex": f"{stem}.tex"})
+            print(f"wrote {out / stem}.md|csv|tex ({sum(map(len, blocks.values()))} settings)")
     skipped = coll.skipped.drop(columns=["path"]).to_dict("records")
     path = index.update(out, "tables", entries, {**_info(coll), "skipped": skipped})
     print(f"index: {path}")
@@ -127,7 +136,7 @@ def cmd_all(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m reports", description=__doc__.strip().split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
-    for name, func, help_ in (("tables", cmd_tables, "main, α-sweep, p-sweep and claims tables"),
+    for name, func, help_ in (("tables", cmd_tables, "main, α-sweep, p-sweep, claims and diversity tables"),
                               ("plots", cmd_plots, "figures (PNG and PDF)"),
                               ("all", cmd_all, "tables and plots")):
         p = sub.add_parser(name, help=help_)

@@ -1,4 +1,5 @@
-"""The one-page ``out/reports/index.md``: every table and figure linked, the main and claims tables inline.
+"""The one-page ``out/reports/index.md``: every table and figure linked; the main, claims and diversity
+tables inline.
 
 ``python -m reports tables`` and ``python -m reports plots`` each record what they wrote in
 ``out/reports/manifest.json`` (their own section) and rewrite the index from the whole manifest, so the
@@ -61,7 +62,7 @@ def render(out: pathlib.Path, man: dict) -> str:
                 f"[{e['title']}]({e['md']}) ([csv]({e['csv']}), [tex]({e['tex']}))" for e in st))
             lines.append("")
         for e in st:
-            if e["name"] in ("main", "claims"):
+            if e["name"] in ("main", "claims", "diversity"):
                 lines.append(_inline(out, e["md"]))
         sf = [e for e in figs if e.get("scale") == scale]
         if sf:

@@ -9,7 +9,9 @@
 - ``per_layer_sparsity``: FFN sparsity of each layer per variant.
 - ``speedup_vs_sparsity``: FFN (and decode) speed-up against sparsity, with the ideal bound
   3 / (1 + 2(1 − s)) and the paper's quoted 1.65× point; micro-benchmark results included.
-- ``quality_vs_diversity``: once diversity results exist; otherwise skipped with a note.
+- ``quality_vs_diversity``: the generation-diversity study's frontier (``python -m harness diversity``):
+  quality against mean pairwise edit distance, one curve per sampling method, points labelled by setting;
+  skipped with a note until diversity results exist.
 
 Each function returns a ``matplotlib.figure.Figure`` (or None when there is nothing to draw), so tests
 inspect axes and series instead of pixels.
@@ -25,7 +27,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from harness.paths import atomic_write_bytes
-from reports import specs
+from reports import diversity, specs
 from reports.collect import Collection, variants
 from reports.stats import mean_ci
 from reports.tables import columns_for
@@ -249,35 +251,49 @@ def speedup_vs_sparsity(coll: Collection) -> Figure | None:
     return fig
 
 
-QUALITY_NAMES = ("f1", "exact_match", "pass@1", "acc", "quality")
-GROUP_KEYS = ("method", "setting", "sampler", "config", "label")
+METHOD_STYLE = {"greedy": ("k", "*"), "stocha": ("tab:red", "o"), "temperature": ("tab:blue", "s"),
+                "top_p": ("tab:green", "^"), "stocha_temp": ("tab:purple", "D")}
 
 
 def quality_vs_diversity(coll: Collection, scale: str) -> Figure | None:
-    """Diversity results (kind "diversity"): a quality metric against a diversity metric per setting."""
-    d = coll.metrics[(coll.metrics["kind"] == "diversity") & (coll.metrics["scale"] == scale)]
-    if d.empty:
+    """The diversity study's frontier: per (model, suite) two panels, quality of one sample and best-of-k
+    quality (y) against the mean pairwise normalised edit distance (x); one curve per method through its
+    settings in order of their parameter, each point labelled by its setting; dashed: the frontier."""
+    blocks = diversity.points(coll, scale)
+    if not blocks:
         return None
-    names = set(d["metric"].astype(str))
-    qname = next((n for n in QUALITY_NAMES if n in names), None)
-    dname = next((n for n in sorted(names) if "distinct" in n or "diversity" in n or "self_bleu" in n), None)
-    if qname is None or dname is None:
-        return None
-    key = next((k for k in GROUP_KEYS if k in d.columns and d[k].notna().any()), None)
-    group = d[key].astype(str) if key else d["model"].astype(str) + " " + d["suite"].astype(str)
-    d = d.assign(_group=group)
-    fig = Figure(figsize=(6.5, 4.4), layout="constrained")
-    ax = fig.subplots()
-    for gname, g in d.groupby("_group"):
-        x = mean_ci(g[g["metric"] == dname].groupby("seed")["value"].mean().tolist())
-        y = mean_ci(g[g["metric"] == qname].groupby("seed")["value"].mean().tolist())
-        if x.n and y.n:
-            ax.errorbar(x.mean, y.mean, xerr=_err(x), yerr=_err(y), fmt="o", capsize=3, label=str(gname))
-    ax.set_xlabel(dname)
-    ax.set_ylabel(qname)
-    ax.set_title(f"Quality vs diversity of generations ({scale})")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    nrow = len(blocks)
+    fig = Figure(figsize=(11, 4.2 * nrow), layout="constrained")
+    axes = fig.subplots(nrow, 2, squeeze=False)
+    x_name = diversity.DIVERSITY_X
+    for row, ((model, suite), pts) in zip(axes, blocks.items()):
+        k = diversity.k_of(pts)
+        kind = diversity.suite_kind({n for p in pts for n in p.values})
+        for ax, y_name in zip(row, diversity.quality_names(kind, k)):
+            for method in dict.fromkeys(p.method for p in pts):
+                mp = [p for p in pts if p.method == method and x_name in p.values and y_name in p.values]
+                if not mp:
+                    continue
+                color, marker = METHOD_STYLE.get(method, ("0.3", "o"))
+                xs = [p.values[x_name] for p in mp]
+                ys = [p.values[y_name] for p in mp]
+                yerr = [0.0 if math.isnan(p.half.get(y_name, math.nan)) else p.half[y_name] for p in mp]
+                ax.errorbar(xs, ys, yerr=yerr, color=color, marker=marker, ms=9 if method == "greedy" else 5,
+                            lw=1.2, capsize=2, label=diversity.METHOD_LABELS.get(method, method))
+                for p, x, y in zip(mp, xs, ys):
+                    ax.annotate(p.setting, (x, y), xytext=(3, 3), textcoords="offset points", fontsize=6,
+                                color=color)
+            front = pareto_front([(p.values[x_name], p.values[y_name]) for p in pts
+                                  if x_name in p.values and y_name in p.values])
+            if len(front) >= 2:
+                ax.plot(*zip(*front), "--", color="0.5", lw=0.9, label=PARETO_LABEL, zorder=0)
+            ax.set_xlabel("diversity: mean pairwise normalised edit distance")
+            ax.set_ylabel(y_name)
+            ax.set_title(f"{model} on {suite}: {y_name}")
+            ax.grid(alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=8)
+    fig.suptitle(f"Quality vs diversity of generations ({scale}); bars: 95% CI")
     return fig
 
 

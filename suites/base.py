@@ -34,6 +34,8 @@ class EvalContext:
     generate_fn: Callable[..., list[str]] | None = None  # (prompts, **gen_kwargs) -> texts
     lm: Any = None  # an lm_eval.api.model.LM; default: harness.lm_model.SparseBenchLM over the model
     sandbox: dict = field(default_factory=dict)  # timeout / memory_mb / workers for code execution
+    journal: Any = None  # harness.journal.ChunkJournal of the suite running now: finished chunks, kept on disk
+    tokenizer: Any = None  # the run's tokenizer (harness.tokenizer); None: the byte tokenizer
     _model: Any = None
 
     @property
@@ -45,19 +47,40 @@ class EvalContext:
         return self._model
 
     def generate(self, prompts: list[str], **kw) -> list[str]:
-        if self.generate_fn is not None:
-            return self.generate_fn(prompts, **kw)
-        from harness.generate import generate
+        """Continuations of ``prompts``, made in fixed chunks of consecutive prompts (``harness.journal``).
 
-        return generate(self.model, prompts, batch_size=self.batch_size, eval_act=self.eval_act,
-                        act_seed=self.seed, progress=self.progress, **{"seed": self.seed, **kw})
+        Chunk c samples with seed ``seed + c·CHUNK_BATCHES`` (one seed per batch, as one call over all
+        prompts would) and draws stochastic activations from ``ctx.seed + c``, so its output depends on its
+        own prompts only: a killed evaluation resumed from ``self.journal`` equals an uninterrupted one."""
+        from tqdm.auto import tqdm
+
+        from harness.journal import CHUNK_BATCHES, chunked
+
+        seed = kw.pop("seed", self.seed)
+
+        def run(c: int, part: list[str]) -> list[str]:
+            if self.generate_fn is not None:
+                return self.generate_fn(part, seed=seed + c * CHUNK_BATCHES, **kw)
+            from harness.generate import generate
+
+            return generate(self.model, part, batch_size=self.batch_size, eval_act=self.eval_act,
+                            act_seed=self.seed + c, seed=seed + c * CHUNK_BATCHES, tokenizer=self.tokenizer,
+                            **kw)
+
+        settings = {**kw, "seed": seed, "act_seed": self.seed, "eval_act": self.eval_act}
+        with tqdm(total=len(prompts), desc="generate", unit="prompt", disable=not self.progress,
+                  leave=False) as bar:
+            return chunked(self.journal, "generate", list(prompts), CHUNK_BATCHES * self.batch_size, run,
+                           settings, bar=bar)
 
     def lm_eval_model(self):
-        if self.lm is None:
-            from harness.lm_model import SparseBenchLM
+        from harness.lm_model import SparseBenchLM
 
+        if self.lm is None:
             self.lm = SparseBenchLM(model=self.model, batch_size=self.batch_size, eval_act=self.eval_act,
-                                    act_seed=self.seed, progress=self.progress)
+                                    act_seed=self.seed, progress=self.progress, tokenizer=self.tokenizer)
+        if isinstance(self.lm, SparseBenchLM):
+            self.lm.journal = self.journal  # this suite's journal (one lm serves every suite of a run)
         return self.lm
 
 

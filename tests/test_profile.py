@@ -90,7 +90,7 @@ def fake_trainer(monkeypatch, tmp_path):
         return m, {"variant": var, "scale": "tiny", "seed": 0, "step": 60, "checkpoint": str(run_dir / "ckpt"),
                    "config": m.cfg.to_dict(), "tokenizer": {}}
 
-    def validation_tokens(n_seqs, seq_len, seed=0):
+    def validation_tokens(n_seqs, seq_len, seed=0, tokenizer=None):
         return torch.randint(0, 256, (n_seqs, seq_len), generator=torch.Generator().manual_seed(seed))
 
     for name, attrs in {"harness.train": {"ensure_trained": ensure_trained},

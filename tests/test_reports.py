@@ -396,3 +396,99 @@ def test_committed_sample_tables_match_raw_json():
                 assert c.mean == pytest.approx(sum(vals) / len(vals)) and c.n == len(vals)
                 checked += 1
     assert checked > 0
+
+
+# ---- the generation-diversity study ---------------------------------------------------------------
+DIV_MODEL = "stocha-p0.7-a0.05"
+# (method, setting, parameter fields, pass@1, pass@10, edit distance) of syn_code, one seed, stderr 0.05.
+DIV_CODE = [("greedy", "greedy", {}, 0.30, 0.30, 0.0),
+            ("stocha", "p'=0.1", {"act_p": 0.1}, 0.32, 0.40, 0.10),
+            ("stocha", "p'=0.5", {"act_p": 0.5}, 0.20, 0.50, 0.40),
+            ("temperature", "T=0.4", {"temperature": 0.4}, 0.28, 0.45, 0.20),
+            ("temperature", "T=1", {"temperature": 1.0}, 0.10, 0.50, 0.70),
+            ("top_p", "top-p=0.9", {"temperature": 1.0, "top_p": 0.9}, 0.18, 0.48, 0.35)]
+
+
+def _div_result(suite, seed, method, setting, fields, metrics):
+    run = {"scale": SCALE, "model": DIV_MODEL, "seed": seed, "step": 100, "variant": get_variant(DIV_MODEL).to_dict(),
+           "eval_act": "relu"}
+    extra = {"method": method, "setting": setting, "act_p": None, "temperature": 0.0, "top_p": 1.0, **fields}
+    return make_result("diversity", run=run, suite={"name": suite, "version": "1", "params": {"k": 10}},
+                       metrics=[{**m, **extra} for m in metrics], provenance={})
+
+
+def write_diversity_fixture(root):
+    for i, (method, setting, fields, p1, p10, edit) in enumerate(DIV_CODE):
+        ms = [metric("pass@1", p1, stderr=0.05, n=50, n_total=50, k=1),
+              metric("pass@10", p10, stderr=0.05, n=50, n_total=50, k=10),
+              metric("functional_diversity", 1.0 + 10 * edit, n=50, n_total=50),
+              metric("edit_distance", edit, stderr=0.01, n=50, n_total=50),
+              metric("distinct_2", edit / 2, n=50, n_total=50)]
+        write_result(_div_result("syn_code", 0, method, setting, fields, ms), root / f"d{i:02d}.json")
+    for seed, em in ((0, 0.2), (1, 0.3)):  # two seeds of one reasoning setting: a CI over seeds
+        ms = [metric("exact_match", em, stderr=0.05, n=50, n_total=50),
+              metric("any@10", em + 0.4, n=50, n_total=50, k=10), metric("edit_distance", 0.5, n=50, n_total=50)]
+        write_result(_div_result("syn_reason", seed, "temperature", "T=1", {"temperature": 1.0}, ms),
+                     root / f"r{seed}.json")
+    return root
+
+
+def test_diversity_table_and_frontier(tmp_path):
+    from reports import diversity
+
+    coll = load(write_diversity_fixture(tmp_path / "res"))
+    blocks = diversity.points(coll, SCALE)
+    assert list(blocks) == [(DIV_MODEL, "syn_code"), (DIV_MODEL, "syn_reason")]
+    code = blocks[(DIV_MODEL, "syn_code")]
+    assert [p.setting for p in code] == ["greedy", "p'=0.1", "p'=0.5", "T=0.4", "T=1", "top-p=0.9"]
+    # greedy is beaten by p'=0.1 (more diverse and better), top-p=0.9 by p'=0.5
+    assert [p.setting for p in code if p.frontier] == ["p'=0.1", "p'=0.5", "T=0.4", "T=1"]
+    assert code[1].half["pass@1"] == pytest.approx(1.959964 * 0.05)  # one seed: the spread over prompts
+    reason = blocks[(DIV_MODEL, "syn_reason")][0]
+    assert reason.seeds == 2 and reason.values["exact_match"] == pytest.approx(0.25)
+    assert reason.half["exact_match"] == pytest.approx(12.7062 * 0.05 * math.sqrt(2) / math.sqrt(2), rel=1e-4)
+    md = diversity.to_markdown(blocks, SCALE)
+    assert "| stochastic activation, greedy | p'=0.1 | 1 | 0.320 ± 0.098 | 0.400 | 2.00 | 0.100 | – | 0.050 |" in md
+    assert "| greedy (recipe's activation) | greedy | 1 | 0.300 ± 0.098 | 0.300 | 1.00 | 0.000 | – | 0.000 |" in md
+    assert "| EM | maj@10 | any@10 |" in md and "0.250 ± 0.635 | – | 0.650 |" in md
+    assert md.count("◆") == 4 + 1 + 1  # 4 code settings, the lone reasoning setting, the legend line
+    csv = pd.read_csv(__import__("io").StringIO(diversity.to_csv(blocks)))
+    assert len(csv) == 7 and csv["frontier"].sum() == 5
+    assert r"\diamond" not in diversity.to_latex(blocks, SCALE) and "tab:diversity-syn_code-tiny" in \
+        diversity.to_latex(blocks, SCALE)
+
+
+def test_quality_vs_diversity_frontier_plot(tmp_path):
+    coll = load(write_diversity_fixture(tmp_path / "res"))
+    fig = plots.quality_vs_diversity(coll, SCALE)
+    axes = fig.axes
+    assert [a.get_title() for a in axes] == [f"{DIV_MODEL} on syn_code: pass@1", f"{DIV_MODEL} on syn_code: pass@10",
+                                             f"{DIV_MODEL} on syn_reason: exact_match",
+                                             f"{DIV_MODEL} on syn_reason: any@10"]
+    ax = axes[0]
+    assert ax.get_ylabel() == "pass@1" and "edit distance" in ax.get_xlabel()
+    assert _series(ax) == ["greedy (recipe's activation)", "stochastic activation, greedy", "temperature",
+                           "top-p (T = 1)"]  # one curve per method
+    stocha = ax.containers[1]
+    assert _xy(stocha.lines[0]) == pytest.approx([0.10, 0.32, 0.40, 0.20])  # in order of p'
+    temp = ax.containers[2]
+    assert _xy(temp.lines[0]) == pytest.approx([0.20, 0.28, 0.70, 0.10])
+    front = [ln for ln in ax.get_lines() if ln.get_label() == plots.PARETO_LABEL][0]
+    assert _xy(front) == pytest.approx([0.1, 0.32, 0.2, 0.28, 0.4, 0.2, 0.7, 0.1])
+    assert {t.get_text() for t in ax.texts} == {"greedy", "p'=0.1", "p'=0.5", "T=0.4", "T=1", "top-p=0.9"}
+    assert _xy(axes[1].containers[1].lines[0]) == pytest.approx([0.10, 0.40, 0.40, 0.50])  # pass@10 panel
+
+
+def test_cli_renders_the_diversity_table_and_figure(tmp_path):
+    res = write_diversity_fixture(write_fixture(tmp_path / "results"))
+    out = tmp_path / "reports"
+    r = subprocess.run([sys.executable, "-m", "reports", "all", "--results", str(res), "--out", str(out)],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    for ext in ("md", "csv", "tex"):
+        assert (out / "tables" / f"diversity-{SCALE}.{ext}").stat().st_size > 0
+    assert (out / "figures" / f"quality_vs_diversity-{SCALE}.png").read_bytes()[:4] == b"\x89PNG"
+    index = (out / "index.md").read_text()
+    assert "### Generation diversity (tiny)" in index and "figures/quality_vs_diversity-tiny.png" in index
+    main_md = (out / "tables" / f"main-{SCALE}.md").read_text()
+    assert "diversity" not in main_md.lower()  # the study's results stay out of the paper tables

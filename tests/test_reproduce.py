@@ -160,3 +160,25 @@ def test_renders_reports_in_a_subprocess(fakes, out_dir, capsys):
     assert "| **90.0 ± 0.0** | **1.90 ± 0.00** |" in main_md  # RELU's sparsity and speed-up win
     assert (out_dir / "reports" / "figures" / "loss_curves-tiny.pdf").exists()
     assert "reports:" in capsys.readouterr().out
+
+
+def test_diversity_study_runs_once_for_stocha_seed_0(fakes, out_dir, monkeypatch, capsys):
+    calls, _ = fakes
+
+    def run_diversity(scale, model, seed=0):
+        calls.append(("diversity", model, seed))
+        return []
+
+    monkeypatch.setitem(sys.modules, "harness.diversity", types.SimpleNamespace(
+        run_diversity=run_diversity, add_arguments=lambda p: None, run=lambda a: 0, __doc__="fake"))
+    args = ["reproduce", "--scale", "tiny", "--seeds", "2", "--models", "relu,stocha-p0.7-a0.05", "--no-report"]
+    assert main(args) == 0
+    assert [c for c in calls if c[0] == "diversity"] == [("diversity", "stocha-p0.7-a0.05", 0)]
+    assert calls[-1][0] == "diversity" and "diversity study" in capsys.readouterr().out  # after the whole grid
+    calls.clear()
+    assert main(args + ["--no-diversity"]) == 0
+    assert not [c for c in calls if c[0] == "diversity"]
+    assert main(["reproduce", "--scale", "tiny", "--seeds", "1", "--models", "relu", "--no-report"]) == 0
+    assert not [c for c in calls if c[0] == "diversity"]  # StochA's representative not in the grid
+    assert main(["reproduce", "--scale", "tiny", "--table", "main", "--dry-run"]) == 0
+    assert "then the diversity study of stocha-p0.7-a0.05 seed 0" in capsys.readouterr().out

@@ -1,0 +1,548 @@
+"""Relufy an existing Llama checkpoint: fine-tune it with a recipe's activation schedule, as a harness run.
+
+    python -m harness finetune --from-hf ~/models/SmolLM2-135M --recipe stocha-p0.7 --steps 500
+    python -m harness finetune --from-hf /tmp/tiny-llama --recipe swi-ft --steps 20 --batch-size 4 --seq-len 64
+    python -m harness finetune --from-hf DIR --recipe stocha-p0.5-a0.1 --data ~/corpus.jsonl --name mine --resume
+    make finetune FROM_HF=~/models/SmolLM2-135M RECIPE=stocha-p0.7 STEPS=500
+
+It reads a local transformers checkpoint (``LlamaForCausalLM``: config.json, safetensors or .bin, and its
+tokenizer beside it; never the Hub), converts it to our model (``harness.hf``), measures it, fine-tunes it
+on our corpus tokenized with *its own* tokenizer (``harness.data``, cached per tokenizer) with the recipe's
+FFN activation schedule, measures it again, and leaves an ordinary run directory::
+
+    out/runs/hf-<name>/<variant>/s<seed>/   config.json, metrics.jsonl, ckpt/, tokenizer/
+    out/results/hf-<name>/<variant>/s<seed>/train.json     (loss curve; quality and sparsity before/after)
+
+``<name>`` is the checkpoint directory's name, lower-cased (``--name`` overrides; a Hugging Face cache
+snapshot ``models--ORG--NAME/snapshots/SHA`` gives ``org--name``). The rest of the harness then treats the
+scale ``hf-<name>`` like any other::
+
+    python -m harness eval    --model stocha-p0.7-a0.2 --scale hf-smollm2-135m
+    python -m harness profile --model stocha-p0.7-a0.2 --scale hf-smollm2-135m     # sparsity, speed-up
+    python -m harness export  --model stocha-p0.7-a0.2 --scale hf-smollm2-135m --format hf OUT_DIR
+    python -m reports tables
+
+Schedules. The checkpoint was pre-trained with SILU: it *is* the SILU phase. The K fine-tuning steps
+(``--steps K``) then follow the recipe's schedule ``Variant.act_at(k, K)`` — the function ``harness
+train`` uses — under one cosine learning-rate schedule (warm-up, then cosine to 0.1·lr, no re-warm-up at
+the switch). The issue's shorthands name registry variants:
+
+==========================  ====================  ===============================================  =========
+``--recipe``                run named             the K fine-tuning steps                          inference
+==========================  ====================  ===============================================  =========
+``swi-ft``                  ``relu``              RELU for all K (Swi+FT's SILU phase is the       RELU
+                                                  checkpoint: switch at step 0, then fine-tune)
+``stocha-pP`` (e.g. 0.7)    ``stocha-pP-a0.2``    StochA(p=P) for the first 0.8·K, RELU for the    RELU
+                                                  last 0.2·K (the largest α of the paper's grid:
+                                                  fine-tunes are short)
+any registry name           itself                its schedule over K: pre-switch activation for   its own
+                                                  (1−α)·K, RELU for α·K (``relu``: RELU for all;
+                                                  ``silu``: SILU for all — the control: same data
+                                                  and steps, no relufication)
+==========================  ====================  ===============================================  =========
+
+Suffixes carry over (``stocha-p0.5-full-tok`` → ``stocha-p0.5-a0.2-full-tok``). Measured on held-out
+validation windows, before and after: loss with the checkpoint's own activation and with the recipe's
+inference activation swapped in (what a relufication without fine-tuning would give), bits per byte, and
+FFN sparsity under the inference activation.
+
+Resuming: periodic checkpoints hold the optimizer and every RNG state, batches are a function of
+(seed, step), so ``--resume`` continues exactly; a finished run is not redone unless ``--force``. One
+process (CPU, or one GPU with bf16 autocast).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import pathlib
+import random
+import re
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from harness import checkpoint, data
+from harness.paths import atomic_write_json, atomic_write_text, run_dir, run_lock
+from harness.results import git_state, make_result, metric, now_iso, provenance, result_path, write_result
+from harness.tokenizer import HF_TOKENIZER_DIR
+from models.registry import VALID_FORMS, Variant, get_variant, is_imported_scale
+
+FT_ALPHA = 0.2  # α of the stocha-pP shorthand: the last 20% of the fine-tuning steps are RELU
+_FREE_KEYS = ("eval_every", "log_every", "ckpt_every", "keep_ckpts", "device", "threads")
+_STOCHA_SHORT = re.compile(r"^stocha-p(\d+(?:\.\d+)?|\.\d+)(?P<rest>(?:-full|-neg)?(?:-tok|-tensor|-element)?)$")
+
+
+def resolve_recipe(recipe: str) -> Variant:
+    """The registry variant a ``--recipe`` names (shorthands in the module docstring)."""
+    r = recipe.strip().lower()
+    if r == "swi-ft":
+        return get_variant("relu")
+    m = _STOCHA_SHORT.match(r)
+    if m:
+        return get_variant(f"stocha-p{m.group(1)}-a{FT_ALPHA:g}{m.group('rest')}")
+    try:
+        return get_variant(r)
+    except ValueError:
+        raise ValueError(f"unknown recipe {recipe!r}; valid: swi-ft, stocha-p{{p}} (shorthands), or a variant: "
+                         f"{VALID_FORMS}") from None
+
+
+def default_name(path) -> str:
+    """Run name of a checkpoint directory: its name lower-cased ([a-z0-9._-]); HF cache snapshots by repo."""
+    p = pathlib.Path(path).expanduser().resolve()
+    name = p.name
+    if p.parent.name == "snapshots" and p.parent.parent.name.startswith("models--"):
+        name = p.parent.parent.name[len("models--"):]
+    return re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-._") or "model"
+
+
+@dataclass
+class FinetuneConfig:
+    """Everything that defines a fine-tuning run (the ``train_config`` of its checkpoints)."""
+
+    source: str  # the checkpoint directory (resolved path)
+    recipe: str  # as given
+    model: str  # the registry variant the run is named by
+    scale: str  # hf-<name>
+    seed: int = 0
+    steps: int = 200
+    batch_size: int = 8
+    seq_len: int | None = None  # None: min(256, the checkpoint's context)
+    lr: float = 1e-4
+    warmup: int | None = None  # None: 5% of the steps
+    min_lr_frac: float = 0.1
+    weight_decay: float = 0.0
+    beta1: float = 0.9
+    beta2: float = 0.95
+    grad_clip: float = 1.0
+    grad_accum: int = 1
+    max_seq_len: int | None = None  # cap the checkpoint's context (None: its max_position_embeddings)
+    eval_every: int = 50
+    eval_seqs: int = 16
+    log_every: int = 10
+    ckpt_every: int = 100
+    keep_ckpts: int = 2
+    data: dict = field(default_factory=lambda: data.DataConfig().to_dict())
+    device: str = "auto"
+    threads: int | None = None
+
+    @classmethod
+    def create(cls, source, recipe: str, name: str | None = None, seed: int = 0, **overrides) -> FinetuneConfig:
+        path = pathlib.Path(source).expanduser().resolve()
+        variant = resolve_recipe(recipe)
+        scale = "hf-" + (name or default_name(path))
+        if not is_imported_scale(scale):
+            raise ValueError(f"--name {name!r}: use lower-case letters, digits, '.', '_' and '-'")
+        known = {f.name for f in dataclasses.fields(cls)}
+        over = {k: v for k, v in overrides.items() if v is not None}
+        unknown = set(over) - known
+        if unknown:
+            raise ValueError(f"unknown fine-tuning settings: {', '.join(sorted(unknown))}")
+        if isinstance(over.get("data"), data.DataConfig):
+            over["data"] = over["data"].to_dict()
+        cfg = cls(source=str(path), recipe=recipe, model=variant.name, scale=scale, seed=seed, **over)
+        from harness.hf import read_hf_config
+
+        model_cfg, _, _ = read_hf_config(path, cfg.max_seq_len)  # a bad checkpoint fails before any write
+        if cfg.seq_len is None:
+            cfg.seq_len = min(256, model_cfg.max_seq_len)
+        if cfg.seq_len > model_cfg.max_seq_len:
+            raise ValueError(f"--seq-len {cfg.seq_len} exceeds the checkpoint's context of "
+                             f"{model_cfg.max_seq_len} tokens")
+        if cfg.warmup is None:
+            cfg.warmup = max(1, round(0.05 * cfg.steps))
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        for k in ("steps", "batch_size", "seq_len", "grad_accum", "log_every", "eval_every", "ckpt_every",
+                  "eval_seqs"):
+            if getattr(self, k) < 1:
+                raise ValueError(f"{k} must be a positive integer, got {getattr(self, k)}")
+        if self.lr <= 0 or not 0 <= self.min_lr_frac <= 1 or self.warmup < 0:
+            raise ValueError("need lr > 0, warmup >= 0 and min_lr_frac in [0, 1]")
+        if self.batch_size % self.grad_accum:
+            raise ValueError(f"batch_size {self.batch_size} is not divisible by grad_accum {self.grad_accum}")
+        data.DataConfig(**self.data)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def lr_at(step: int, cfg: FinetuneConfig) -> float:
+    from harness.train import lr_at as train_lr_at
+
+    return train_lr_at(step, cfg)  # the same warm-up + cosine as training from scratch
+
+
+# ---- measurements ---------------------------------------------------------------------------------
+@torch.no_grad()
+def val_loss(model, val: torch.Tensor, act, micro: int = 8, autocast=contextlib.nullcontext) -> float:
+    """Mean next-token loss (nats) on the validation windows (n, L+1) with FFN activation ``act``.
+
+    The activation generator is restored, so measuring never changes the training draws."""
+    from harness.generate import activation
+
+    gen_state, was_training = model.act_generator.get_state(), model.training
+    model.eval()
+    total, n = 0.0, 0
+    device = model.tok_embeddings.weight.device
+    with activation(model, act):
+        for chunk in val.split(micro):
+            chunk = chunk.to(device)
+            with autocast():
+                logits = model(chunk[:, :-1])
+            total += float(F.cross_entropy(logits.float().flatten(0, 1), chunk[:, 1:].flatten(), reduction="sum"))
+            n += chunk[:, 1:].numel()
+    model.act_generator.set_state(gen_state)
+    model.train(was_training)
+    return total / n
+
+
+def measure(model, val: torch.Tensor, tok, variant: Variant, own_act, micro: int, autocast) -> dict:
+    """Quality and sparsity of ``model`` now: loss with its own activation and with the recipe's inference
+    activation, bits per byte, and FFN sparsity (exact zeros) under the inference activation."""
+    from harness.generate import activation
+    from harness.profile import profile_model
+
+    n_bytes = sum(len(tok.decode(row[1:].tolist()).encode("utf-8")) for row in val)
+    n_tok = val[:, 1:].numel()
+    infer = variant.inference_act
+    out = {"act": str(own_act), "inference_act": str(infer), "val_loss": val_loss(model, val, own_act, micro, autocast),
+           "val_loss_infer": val_loss(model, val, infer, micro, autocast), "val_tokens": n_tok, "val_bytes": n_bytes}
+    # bits per byte: the loss over the windows' UTF-8 bytes (comparable across tokenizers, approximately:
+    # a window may cut a multi-byte character)
+    to_bpb = n_tok / max(1, n_bytes) / math.log(2)
+    out["val_bpb"], out["val_bpb_infer"] = out["val_loss"] * to_bpb, out["val_loss_infer"] * to_bpb
+    gen_state = model.act_generator.get_state()
+    with activation(model, infer):
+        out["sparsity_infer"] = profile_model(model, val[:, :-1].to(model.tok_embeddings.weight.device),
+                                              batch_size=micro)["sparsity"]
+    model.act_generator.set_state(gen_state)
+    return out
+
+
+# ---- the run ---------------------------------------------------------------------------------------
+def finetune(cfg: FinetuneConfig, resume: bool = False, force: bool = False, progress: bool = True,
+             stop_at: int | None = None) -> pathlib.Path:
+    """Fine-tune (or resume, or skip if finished) the run ``cfg`` describes; returns its run directory.
+
+    ``stop_at``: leave after that many steps without writing a checkpoint, as a kill would (tests)."""
+    rd = run_dir(cfg.scale, cfg.model, cfg.seed)
+    with run_lock(rd / ".lock", f"fine-tuning of {cfg.scale}/{cfg.model}/s{cfg.seed}"):
+        return _finetune(cfg, rd, resume, force, progress, stop_at)
+
+
+def _same_source(rd: pathlib.Path, cfg: FinetuneConfig) -> None:
+    """A run directory belongs to one checkpoint: refuse to mix another into it."""
+    p = rd / "config.json"
+    if p.exists():
+        old = json.loads(p.read_text()).get("train_config", {}).get("source")
+        if old and old != cfg.source:
+            raise ValueError(f"{rd} holds a fine-tune of {old}, not {cfg.source}: pass --name to keep both, "
+                             f"or --force to replace it")
+
+
+def _check_compatible(state: dict, cfg: FinetuneConfig, model_cfg: dict, source: dict, path) -> None:
+    old = state["train_config"]
+    diffs = [f"{k}: {old.get(k)!r} in the checkpoint, {v!r} now" for k, v in cfg.to_dict().items()
+             if k not in _FREE_KEYS and old.get(k) != v]
+    if state["model_config"] != model_cfg:
+        diffs.append("the imported model config differs from the checkpoint's")
+    if state.get("source", {}).get("files") != source["files"]:
+        diffs.append(f"the files in {cfg.source} changed since the checkpoint was written")
+    if diffs:
+        raise checkpoint.CorruptCheckpointError(
+            f"incompatible checkpoint {path}: {'; '.join(diffs[:3])} (resume with the same settings, or pass "
+            f"--force to start over)")
+
+
+def _save_tokenizer(tok, rd: pathlib.Path) -> None:
+    """The run's tokenizer in ``<run>/tokenizer`` (written beside, then renamed into place)."""
+    from harness.tokenizer import HFTokenizer
+
+    dest = rd / HF_TOKENIZER_DIR
+    if dest.is_dir():
+        if HFTokenizer(dest).digest() == tok.digest():
+            return
+        shutil.rmtree(dest)  # only reached with --force or a fresh run: _same_source guards the rest
+    tmp = rd / f".{HF_TOKENIZER_DIR}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tok.save(tmp)
+    tmp.rename(dest)
+
+
+def _finetune(cfg: FinetuneConfig, rd: pathlib.Path, resume: bool, force: bool, progress: bool, stop_at):
+    from tqdm.auto import tqdm
+
+    from harness.hf import load_hf_checkpoint
+    from harness.train import _read_metrics, _rng_state, _set_rng_state
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    variant = get_variant(cfg.model)
+    if not force:
+        _same_source(rd, cfg)
+    if checkpoint.final_checkpoint(rd) and not force:
+        print(f"{rd}: already fine-tuned (ckpt/final.pt); --force redoes it")
+        return rd
+    latest = None if force else checkpoint.latest_checkpoint(rd)
+    if latest is not None and not resume:
+        raise RuntimeError(f"{rd} has a checkpoint ({latest.name}); pass --resume to continue it or --force to "
+                           f"start over")
+    state = checkpoint.load(latest) if latest is not None else None
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
+    model, tok, source = load_hf_checkpoint(cfg.source, max_seq_len=cfg.max_seq_len, seed=cfg.seed)
+    own_act = model.activation
+    T, B, L, A = cfg.steps, cfg.batch_size, cfg.seq_len, cfg.grad_accum
+    micro = B // A
+    model_cfg = model.cfg.to_dict()
+    if state is not None:
+        _check_compatible(state, cfg, model_cfg, source, latest)
+    start = int(state["step"]) if state else 0
+
+    dcfg = data.DataConfig(**cfg.data)
+    print(f"tokenizing the corpus with the checkpoint's tokenizer (cached under {data.cache_dir() / 'corpus'})")
+    corpus = data.Corpus(dcfg, "train", tok)
+    for name, f in zip(corpus.names, corpus.files):
+        if len(f) < L + 1:
+            raise ValueError(f"corpus source {name} has only {len(f)} tokens, fewer than one sequence of {L + 1}")
+    val = data.validation_tokens(cfg.eval_seqs, L + 1, seed=0, cfg=dcfg, tokenizer=tok)
+    if state is not None and state["data"]["corpus"] != corpus.digest:
+        raise checkpoint.CorruptCheckpointError(
+            f"incompatible checkpoint {latest}: the corpus tokens changed since it was written (pass --force to "
+            f"start over)")
+
+    # Everything checked: now the run directory may change.
+    if force and rd.exists():
+        for sub in ("ckpt", HF_TOKENIZER_DIR):
+            shutil.rmtree(rd / sub, ignore_errors=True)
+    rd.mkdir(parents=True, exist_ok=True)
+    _save_tokenizer(tok, rd)
+    kept = [r for r in _read_metrics(rd / "metrics.jsonl") if r["step"] <= start] if state else []
+    atomic_write_text(rd / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in kept))
+
+    cuda = device.startswith("cuda")
+    dtype = "bf16" if cuda else "fp32"
+
+    def autocast():
+        return torch.autocast("cuda", dtype=torch.bfloat16) if cuda else contextlib.nullcontext()
+
+    model.to(device)
+    if state is None:
+        print(f"measuring {pathlib.Path(cfg.source).name} before fine-tuning ({cfg.eval_seqs} held-out windows)")
+        before = measure(model, val, tok, variant, own_act, micro, autocast)
+    else:
+        before = state["before"]
+    model.set_activation(variant.act_at(start, T))
+    model.train()
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    other = [p for p in model.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": other, "weight_decay": 0.0}], lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed % 2**32)
+    torch.manual_seed(cfg.seed)
+    model.seed_activation(cfg.seed)
+    wall0, log_acc = 0.0, (0.0, 0)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        _set_rng_state(model, state["rng"][0])
+        wall0, log_acc = state["wall_s"], tuple(state["log_acc"])
+    del state
+
+    switch = variant.switch_step(T)
+    atomic_write_json(rd / "config.json", {
+        "train_config": cfg.to_dict(), "variant": variant.to_dict(), "label": variant.label,
+        "scale": {"name": cfg.scale, "imported": True, "model": model_cfg},
+        "source": {k: source[k] for k in ("path", "hidden_act", "hf_config")},
+        "num_params": model.num_params(), "schedule": variant.schedule(T), "switch_step": switch,
+        "world_size": 1, "device": device, "dtype": dtype, "threads": torch.get_num_threads(),
+        "tokens_per_step": B * L, "corpus": corpus.info(), "tokenizer": tok.to_dict(), "before": before,
+        "git_sha": git_state()[0], "started_at": now_iso(), "resumed_from_step": start or None,
+        "argv": list(sys.argv)})
+
+    def save(step: int, final: bool):
+        checkpoint.save(rd, {
+            "step": step, "model": model.state_dict(), "optimizer": None if final else opt.state_dict(),
+            "rng": [_rng_state(model)], "data": {"next_step": step, "seed": cfg.seed, "corpus": corpus.digest},
+            "variant": variant.to_dict(), "scale": cfg.scale, "model_config": model_cfg,
+            "train_config": cfg.to_dict(), "tokenizer": tok.to_dict(), "source": {"path": source["path"],
+                                                                                 "files": source["files"]},
+            "before": before, "git_sha": git_state()[0], "world_size": 1,
+            "wall_s": wall0 + time.perf_counter() - t0, "log_acc": list(log_acc)}, final=final, keep=cfg.keep_ckpts)
+
+    act = None
+    loss_sum, n_acc = torch.tensor(log_acc[0], dtype=torch.float64), log_acc[1]
+    t0 = t_log = time.perf_counter()
+    tokens_log = 0
+    bar = tqdm(total=T, initial=start, disable=not progress, dynamic_ncols=True, desc=f"{variant.name}@{cfg.scale}",
+               unit="step", mininterval=1.0)
+    for step in range(start, T):
+        a = variant.act_at(step, T)
+        if a != act:  # the schedule: a pure function of the step (also right after a resume)
+            model.set_activation(a)
+            act = a
+        lr = lr_at(step, cfg)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        x_all, y_all = corpus.batch(cfg.seed, step, B, L)
+        step_loss = torch.zeros((), dtype=torch.float64)
+        for m in range(A):
+            x = x_all[m * micro:(m + 1) * micro].to(device)
+            y = y_all[m * micro:(m + 1) * micro].to(device)
+            with autocast():
+                loss = F.cross_entropy(model(x).float().flatten(0, 1), y.flatten())
+            (loss / A).backward()
+            step_loss += loss.detach().double().cpu() / A
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        loss_sum += step_loss
+        n_acc += 1
+        log_acc = (float(loss_sum), n_acc)
+        done = step + 1
+        tokens_log += B * L
+        bar.update(1)
+        if done % cfg.log_every == 0 or done == T or done % cfg.eval_every == 0:
+            rec = {"step": done, "loss": float(loss_sum / n_acc), "lr": lr, "phase": variant.phase_at(step, T),
+                   "act": str(a), "tokens": done * B * L, "grad_norm": float(grad_norm)}
+            if done % cfg.eval_every == 0 or done == T:
+                rec["val_loss"] = val_loss(model, val, a, micro, autocast)
+                if variant.inference_act != a:
+                    rec["val_loss_infer"] = val_loss(model, val, variant.inference_act, micro, autocast)
+            now = time.perf_counter()
+            rec["tok_s"] = tokens_log / (now - t_log)
+            rec["wall_s"] = wall0 + now - t0
+            t_log, tokens_log = now, 0
+            loss_sum, n_acc = torch.zeros((), dtype=torch.float64), 0
+            log_acc = (0.0, 0)
+            with open(rd / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(rec) + "\n")
+            bar.set_postfix(loss=f"{rec['loss']:.3f}", act=str(a))
+        if stop_at is not None and done >= stop_at and done < T:
+            bar.close()
+            return rd  # as if killed: nothing more is written
+        if done == T:
+            after = measure(model, val, tok, variant, own_act, micro, autocast)
+            atomic_write_json(rd / "after.json", after)  # before the final checkpoint: a finished run has it
+            save(done, final=True)
+        elif done % cfg.ckpt_every == 0:
+            save(done, final=False)
+    bar.close()
+    write_finetune_result(rd)
+    return rd
+
+
+# ---- the result ------------------------------------------------------------------------------------
+def write_finetune_result(rd: pathlib.Path) -> pathlib.Path:
+    """The ``train`` result of a finished fine-tune: the curve (as a trained run's), and quality and sparsity
+    before/after as metrics (``val_loss_before``, ``val_loss_before_infer``, ``ffn_sparsity_after``, ...)."""
+    from harness.train import _read_metrics
+
+    cfgd = json.loads((rd / "config.json").read_text())
+    side = json.loads((rd / "ckpt" / "final.json").read_text())
+    after = json.loads((rd / "after.json").read_text())
+    before = cfgd["before"]
+    recs = _read_metrics(rd / "metrics.jsonl")
+    tc, last = cfgd["train_config"], recs[-1]
+    curve = [{k: r[k] for k in ("step", "loss", "val_loss", "val_loss_infer", "lr", "phase", "act", "tokens")
+              if k in r} for r in recs]
+    variant = cfgd["variant"]
+    n = before["val_tokens"]
+    low = {"higher_is_better": False, "n": n}
+    metrics = [metric("train_loss", last["loss"], higher_is_better=False),
+               metric("val_loss", after["val_loss_infer"], act=after["inference_act"], **low),
+               metric("val_bpb", after["val_bpb_infer"], act=after["inference_act"], **low),
+               metric("val_loss_before", before["val_loss"], act=before["act"], **low),
+               metric("val_bpb_before", before["val_bpb"], act=before["act"], **low),
+               metric("val_loss_before_infer", before["val_loss_infer"], act=before["inference_act"], **low),
+               metric("val_bpb_before_infer", before["val_bpb_infer"], act=before["inference_act"], **low),
+               metric("ffn_sparsity_before", before["sparsity_infer"], act=before["inference_act"], n=n),
+               metric("ffn_sparsity_after", after["sparsity_infer"], act=after["inference_act"], n=n),
+               metric("tokens", last["tokens"]), metric("wall_s", last["wall_s"], higher_is_better=False)]
+    result = make_result(
+        "train",
+        run={"scale": tc["scale"], "model": variant["name"], "seed": tc["seed"], "step": side["step"],
+             "checkpoint": str(rd / "ckpt" / "final.pt"), "variant": variant, "eval_act": variant["inference_act"]},
+        suite={"name": "train", "version": "1", "backend": "sparsebench-finetune",
+               "dataset": {"name": "corpus:" + ",".join(f"{k}={v:g}" for k, v in tc["data"]["mix"].items()),
+                           "sha256": cfgd["corpus"]["digest"]},
+               "params": tc},
+        metrics=metrics,
+        provenance=provenance(device=cfgd["device"], threads=cfgd["threads"], dtype=cfgd["dtype"],
+                              started_at=cfgd["started_at"], wall_s=last["wall_s"], world_size=1),
+        curve=curve, switch_step=cfgd["switch_step"], num_params=cfgd["num_params"],
+        source=cfgd["source"]["path"], finetune={"recipe": tc["recipe"], "schedule": cfgd["schedule"],
+                                                 "before": before, "after": after})
+    return write_result(result, result_path(tc["scale"], variant["name"], tc["seed"], "train"))
+
+
+# ---- CLI -------------------------------------------------------------------------------------------
+def add_arguments(p) -> None:
+    g = p.add_argument_group("run")
+    g.add_argument("--from-hf", required=True, metavar="PATH",
+                   help="local transformers Llama checkpoint directory (config.json, weights, tokenizer)")
+    g.add_argument("--recipe", required=True,
+                   help="swi-ft (run 'relu': RELU for all K steps) | stocha-pP (run 'stocha-pP-a0.2': StochA for "
+                        "0.8·K, then RELU) | any variant name (its own schedule over the K steps)")
+    g.add_argument("--name", help="run name: the scale becomes hf-NAME (default: the directory's name)")
+    g.add_argument("--seed", type=int, default=0, help="seeds the batches and the stochastic draws")
+    g.add_argument("--steps", type=int, help="fine-tuning steps K (default 200)")
+    g.add_argument("--resume", action="store_true", help="continue from the newest checkpoint if any")
+    g.add_argument("--force", action="store_true", help="redo the run from the checkpoint, replacing its files")
+    g.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+    g = p.add_argument_group("optimization")
+    for flag, typ, help_ in [("--batch-size", int, "sequences per step (default 8)"),
+                             ("--seq-len", int, "tokens per sequence (default: 256, or the context if shorter)"),
+                             ("--lr", float, "peak learning rate (default 1e-4)"),
+                             ("--warmup", int, "warm-up steps (default 5%% of the steps)"),
+                             ("--grad-accum", int, "micro-batches per step"), ("--grad-clip", float, None),
+                             ("--weight-decay", float, "default 0"),
+                             ("--max-seq-len", int, "cap the checkpoint's context length")]:
+        g.add_argument(flag, type=typ, help=help_)
+    g = p.add_argument_group("logging and checkpoints")
+    for flag in ("--log-every", "--eval-every", "--eval-seqs", "--ckpt-every", "--keep-ckpts"):
+        g.add_argument(flag, type=int)
+    data.add_data_arguments(p)
+    g = p.add_argument_group("hardware")
+    g.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    g.add_argument("--threads", type=int, help="torch threads")
+
+
+def run(args) -> int:
+    keys = ("steps", "batch_size", "seq_len", "lr", "warmup", "grad_accum", "grad_clip", "weight_decay",
+            "max_seq_len", "log_every", "eval_every", "eval_seqs", "ckpt_every", "keep_ckpts", "threads")
+    cfg = FinetuneConfig.create(args.from_hf, args.recipe, name=args.name, seed=args.seed,
+                                data=data.config_from_args(args), device=args.device,
+                                **{k: getattr(args, k) for k in keys})
+    variant = get_variant(cfg.model)
+    sched = " → ".join(f"{ph['act']} for {ph['end'] - ph['start']}" for ph in variant.schedule(cfg.steps))
+    print(f"recipe {args.recipe} = {variant.name} ({variant.label}): {sched} of {cfg.steps} steps; "
+          f"inference {variant.inference_act}")
+    rd = finetune(cfg, resume=args.resume, force=args.force, progress=not args.no_progress)
+    res = result_path(cfg.scale, cfg.model, cfg.seed, "train")
+    if not res.exists() and checkpoint.final_checkpoint(rd):
+        write_finetune_result(rd)
+    r = json.loads(res.read_text())
+    b, a = r["finetune"]["before"], r["finetune"]["after"]
+    print(f"\n{cfg.scale} / {cfg.model} / s{cfg.seed}  (from {cfg.source})")
+    print(f"  {'':<22}{'val loss':>10}{'bits/byte':>11}{'FFN sparsity':>14}")
+    print(f"  {'before, ' + b['act']:<22}{b['val_loss']:>10.4f}{b['val_bpb']:>11.4f}{'':>14}")
+    print(f"  {'before, ' + b['inference_act'] + ' swapped in':<22}{b['val_loss_infer']:>10.4f}"
+          f"{b['val_bpb_infer']:>11.4f}{b['sparsity_infer']:>14.3f}")
+    print(f"  {'after, ' + a['inference_act']:<22}{a['val_loss_infer']:>10.4f}{a['val_bpb_infer']:>11.4f}"
+          f"{a['sparsity_infer']:>14.3f}")
+    print(f"  → {res}\nnext:\n  python -m harness eval --model {cfg.model} --scale {cfg.scale} --seed {cfg.seed}\n"
+          f"  python -m harness profile --model {cfg.model} --scale {cfg.scale} --seed {cfg.seed}\n"
+          f"  python -m harness export --model {cfg.model} --scale {cfg.scale} --seed {cfg.seed} --format hf OUT_DIR")
+    return 0

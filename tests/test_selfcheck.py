@@ -1,0 +1,51 @@
+"""`python -m harness selfcheck`: real hostile and bad-input parts (trimmed), the counts, the exit status."""
+
+import json
+
+import pytest
+
+from harness import badinput, hostile, selfcheck
+from harness.__main__ import main
+
+
+def test_selfcheck_runs_its_parts_and_reports_counts(out_dir, monkeypatch, capsys):
+    # The real parts on a few cases each (the full sets have their own tests): a control, a hostile program
+    # per kind of outcome, two bad inputs.
+    keep = {"control: right answer", "infinite loop", "posix.system('rm -rf decoy')", "os._exit(0) before the tests"}
+    monkeypatch.setattr(hostile, "CASES", [c for c in hostile.CASES if c.name in keep])
+    monkeypatch.setattr(badinput, "CASES", [c for c in badinput.CASES if c.name in ("unknown model", "--limit 0")])
+    monkeypatch.setattr(selfcheck, "_crash_checks", lambda d, quick, log: ([{"name": "k", "ok": True, "detail": ""}], None))
+    assert main(["selfcheck", "--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "hostile programs: 3 tried, 3 contained\ncrash points: 1 tried, 1 recovered\nbad inputs: 2 tried, 2 handled\n" in out
+    report = json.loads((out_dir / "reports" / "selfcheck.json").read_text())
+    assert report["ok"] and report["quick"] and report["summary"][0] == "hostile programs: 3 tried, 3 contained"
+    rows = {r["name"]: r for r in report["parts"]["hostile"]["rows"]}
+    assert rows["infinite loop"]["status"] == "timeout" and rows["os._exit(0) before the tests"]["status"] == "crashed"
+    assert "control: right answer" not in rows  # controls are not hostile programs (unless they fail)
+
+
+@pytest.mark.parametrize("broken", ["hostile", "crash", "bad", "crash-missing"])
+def test_selfcheck_exits_1_unless_everything_holds(broken, out_dir, monkeypatch, capsys):
+    def rows(part):
+        return [{"name": "a", "hostile": True, "ok": True}, {"name": "b", "hostile": True, "ok": broken != part}]
+
+    monkeypatch.setattr(hostile, "run", lambda d, log: rows("hostile"))
+    monkeypatch.setattr(badinput, "run", lambda d, log: rows("bad"))
+    monkeypatch.setattr(selfcheck, "_crash_checks", lambda d, quick, log: (
+        ([], "crash safety: not available (test)") if broken == "crash-missing" else (rows("crash"), None)))
+    assert main(["selfcheck", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert not report["ok"]
+    if broken == "crash-missing":
+        assert "crash safety: not available (test)" in report["summary"]
+    else:
+        label, verb = selfcheck.PARTS[broken]
+        assert f"{label}: 2 tried, 1 {verb}" in report["summary"]
+
+
+def test_selfcheck_all_good_exits_0_and_bad_parts_are_refused(out_dir, monkeypatch, capsys):
+    monkeypatch.setattr(hostile, "run", lambda d, log: [{"name": "a", "hostile": True, "ok": True}])
+    assert main(["selfcheck", "--only", "hostile"]) == 0
+    assert main(["selfcheck", "--only", "hostile,nope"]) == 2
+    assert "unknown selfcheck part(s) nope" in capsys.readouterr().err
