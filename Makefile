@@ -21,7 +21,7 @@ LIMIT ?=
 export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 
-.PHONY: setup test test-all lint ls eval train profile diversity export finetune bench paper plots data clean-venv
+.PHONY: setup test test-all lint ls eval train profile diversity export finetune bench selfcheck paper plots data clean-venv
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -91,6 +91,10 @@ finetune: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PYTHON) -m harness bench all --json
+
+# Hostile generated code, kill-and-resume and bad input, in a scratch folder (QUICK=1: fewer crash points).
+selfcheck: $(VENV)/.installed
+	$(PYTHON) -m harness selfcheck $(if $(QUICK),--quick)
 
 paper: $(VENV)/.installed
 	$(PYTHON) -m harness reproduce --scale $(SCALE) --seeds $(SEEDS) $(if $(TABLE),--table $(TABLE))

@@ -7,6 +7,9 @@
     python -m harness profile --model M [--scale S]
     python -m harness bench   ffn --d 2048 --sparsity 0.9 [--threads 1] [--json]
     python -m harness reproduce [--table main] [--scale S] [--seeds 3]
+    python -m harness diversity --model M [--scale S] [--k 10]   # stochastic activation vs temperature / top-p
+    python -m harness export  --model M [--scale S] --format hf OUT_DIR   # a transformers LlamaForCausalLM
+    python -m harness finetune --from-hf PATH --recipe swi-ft|stocha-p0.7 [--steps K]   # relufy a Llama
     python -m harness selfcheck [--quick] [--json]    # hostile code, crash safety, bad input
     python -m harness <command> --help                # every command documents its flags
 

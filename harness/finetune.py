@@ -46,37 +46,36 @@ validation windows, before and after: loss with the checkpoint's own activation 
 inference activation swapped in (what a relufication without fine-tuning would give), bits per byte, and
 FFN sparsity under the inference activation.
 
+The steps are ``harness train``'s loop (``harness.train.run_steps``: AdamW, clipping, gradient
+accumulation, validation and ``metrics.jsonl`` lines, checkpoints), so a fine-tune logs, checkpoints and
+resumes exactly like a trained run. One process (CPU, or one GPU with bf16 autocast).
+
 Resuming: periodic checkpoints hold the optimizer and every RNG state, batches are a function of
-(seed, step), so ``--resume`` continues exactly; a finished run is not redone unless ``--force``. One
-process (CPU, or one GPU with bf16 autocast).
+(seed, step), so ``--resume`` continues exactly; a finished run is not redone unless ``--force``. A second
+start of the same run (a fine-tune, or a ``train`` of its directory) while one is going refuses at once,
+naming the first one's pid.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import math
 import pathlib
-import random
 import re
 import shutil
 import sys
-import time
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 
-from harness import checkpoint, data
-from harness.paths import atomic_write_json, atomic_write_text, run_dir, run_lock
+from harness import checkpoint, data, dist, train
+from harness.paths import atomic_write_json, lock_path, run_dir, run_lock
 from harness.results import git_state, make_result, metric, now_iso, provenance, result_path, write_result
 from harness.tokenizer import HF_TOKENIZER_DIR
 from models.registry import VALID_FORMS, Variant, get_variant, is_imported_scale
 
 FT_ALPHA = 0.2  # α of the stocha-pP shorthand: the last 20% of the fine-tuning steps are RELU
-_FREE_KEYS = ("eval_every", "log_every", "ckpt_every", "keep_ckpts", "device", "threads")
 _STOCHA_SHORT = re.compile(r"^stocha-p(\d+(?:\.\d+)?|\.\d+)(?P<rest>(?:-full|-neg)?(?:-tok|-tensor|-element)?)$")
 
 
@@ -163,50 +162,15 @@ class FinetuneConfig:
         return cfg
 
     def validate(self) -> None:
-        for k in ("steps", "batch_size", "seq_len", "grad_accum", "log_every", "eval_every", "ckpt_every",
-                  "eval_seqs"):
-            if getattr(self, k) < 1:
-                raise ValueError(f"{k} must be a positive integer, got {getattr(self, k)}")
-        if self.lr <= 0 or not 0 <= self.min_lr_frac <= 1 or self.warmup < 0:
-            raise ValueError("need lr > 0, warmup >= 0 and min_lr_frac in [0, 1]")
+        train.check_loop_settings(self)
         if self.batch_size % self.grad_accum:
             raise ValueError(f"batch_size {self.batch_size} is not divisible by grad_accum {self.grad_accum}")
-        data.DataConfig(**self.data)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
-def lr_at(step: int, cfg: FinetuneConfig) -> float:
-    from harness.train import lr_at as train_lr_at
-
-    return train_lr_at(step, cfg)  # the same warm-up + cosine as training from scratch
-
-
 # ---- measurements ---------------------------------------------------------------------------------
-@torch.no_grad()
-def val_loss(model, val: torch.Tensor, act, micro: int = 8, autocast=contextlib.nullcontext) -> float:
-    """Mean next-token loss (nats) on the validation windows (n, L+1) with FFN activation ``act``.
-
-    The activation generator is restored, so measuring never changes the training draws."""
-    from harness.generate import activation
-
-    gen_state, was_training = model.act_generator.get_state(), model.training
-    model.eval()
-    total, n = 0.0, 0
-    device = model.tok_embeddings.weight.device
-    with activation(model, act):
-        for chunk in val.split(micro):
-            chunk = chunk.to(device)
-            with autocast():
-                logits = model(chunk[:, :-1])
-            total += float(F.cross_entropy(logits.float().flatten(0, 1), chunk[:, 1:].flatten(), reduction="sum"))
-            n += chunk[:, 1:].numel()
-    model.act_generator.set_state(gen_state)
-    model.train(was_training)
-    return total / n
-
-
 def measure(model, val: torch.Tensor, tok, variant: Variant, own_act, micro: int, autocast) -> dict:
     """Quality and sparsity of ``model`` now: loss with its own activation and with the recipe's inference
     activation, bits per byte, and FFN sparsity (exact zeros) under the inference activation."""
@@ -216,8 +180,10 @@ def measure(model, val: torch.Tensor, tok, variant: Variant, own_act, micro: int
     n_bytes = sum(len(tok.decode(row[1:].tolist()).encode("utf-8")) for row in val)
     n_tok = val[:, 1:].numel()
     infer = variant.inference_act
-    out = {"act": str(own_act), "inference_act": str(infer), "val_loss": val_loss(model, val, own_act, micro, autocast),
-           "val_loss_infer": val_loss(model, val, infer, micro, autocast), "val_tokens": n_tok, "val_bytes": n_bytes}
+    out = {"act": str(own_act), "inference_act": str(infer),
+           "val_loss": train.val_loss(model, val, own_act, micro, autocast),
+           "val_loss_infer": train.val_loss(model, val, infer, micro, autocast), "val_tokens": n_tok,
+           "val_bytes": n_bytes}
     # bits per byte: the loss over the windows' UTF-8 bytes (comparable across tokenizers, approximately:
     # a window may cut a multi-byte character)
     to_bpb = n_tok / max(1, n_bytes) / math.log(2)
@@ -235,9 +201,12 @@ def finetune(cfg: FinetuneConfig, resume: bool = False, force: bool = False, pro
              stop_at: int | None = None) -> pathlib.Path:
     """Fine-tune (or resume, or skip if finished) the run ``cfg`` describes; returns its run directory.
 
-    ``stop_at``: leave after that many steps without writing a checkpoint, as a kill would (tests)."""
+    ``stop_at``: leave after that many steps without writing a checkpoint, as a kill would (tests). The run
+    is locked while it fine-tunes, with the lock ``harness train`` takes for the same run directory
+    (``harness.paths.run_lock``): a second start refuses at once, naming the first one's pid."""
     rd = run_dir(cfg.scale, cfg.model, cfg.seed)
-    with run_lock(rd / ".lock", f"fine-tuning of {cfg.scale}/{cfg.model}/s{cfg.seed}"):
+    with run_lock(lock_path("train", cfg.scale, cfg.model, cfg.seed),
+                  f"fine-tuning of {cfg.scale}/{cfg.model}/s{cfg.seed}"):
         return _finetune(cfg, rd, resume, force, progress, stop_at)
 
 
@@ -249,20 +218,6 @@ def _same_source(rd: pathlib.Path, cfg: FinetuneConfig) -> None:
         if old and old != cfg.source:
             raise ValueError(f"{rd} holds a fine-tune of {old}, not {cfg.source}: pass --name to keep both, "
                              f"or --force to replace it")
-
-
-def _check_compatible(state: dict, cfg: FinetuneConfig, model_cfg: dict, source: dict, path) -> None:
-    old = state["train_config"]
-    diffs = [f"{k}: {old.get(k)!r} in the checkpoint, {v!r} now" for k, v in cfg.to_dict().items()
-             if k not in _FREE_KEYS and old.get(k) != v]
-    if state["model_config"] != model_cfg:
-        diffs.append("the imported model config differs from the checkpoint's")
-    if state.get("source", {}).get("files") != source["files"]:
-        diffs.append(f"the files in {cfg.source} changed since the checkpoint was written")
-    if diffs:
-        raise checkpoint.CorruptCheckpointError(
-            f"incompatible checkpoint {path}: {'; '.join(diffs[:3])} (resume with the same settings, or pass "
-            f"--force to start over)")
 
 
 def _save_tokenizer(tok, rd: pathlib.Path) -> None:
@@ -281,10 +236,7 @@ def _save_tokenizer(tok, rd: pathlib.Path) -> None:
 
 
 def _finetune(cfg: FinetuneConfig, rd: pathlib.Path, resume: bool, force: bool, progress: bool, stop_at):
-    from tqdm.auto import tqdm
-
     from harness.hf import load_hf_checkpoint
-    from harness.train import _read_metrics, _rng_state, _set_rng_state
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -294,19 +246,20 @@ def _finetune(cfg: FinetuneConfig, rd: pathlib.Path, resume: bool, force: bool, 
     if checkpoint.final_checkpoint(rd) and not force:
         print(f"{rd}: already fine-tuned (ckpt/final.pt); --force redoes it")
         return rd
-    latest = None if force else checkpoint.latest_checkpoint(rd)
-    if latest is not None and not resume:
-        raise RuntimeError(f"{rd} has a checkpoint ({latest.name}); pass --resume to continue it or --force to "
-                           f"start over")
-    state = checkpoint.load(latest) if latest is not None else None
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
+    latest, state = train.resume_state(rd, resume, force)
+    env = dist.DistEnv(device=dist.pick_device(cfg.device))  # one process
     model, tok, source = load_hf_checkpoint(cfg.source, max_seq_len=cfg.max_seq_len, seed=cfg.seed)
     own_act = model.activation
-    T, B, L, A = cfg.steps, cfg.batch_size, cfg.seq_len, cfg.grad_accum
-    micro = B // A
+    T, B, L = cfg.steps, cfg.batch_size, cfg.seq_len
+    micro = B // cfg.grad_accum
     model_cfg = model.cfg.to_dict()
     if state is not None:
-        _check_compatible(state, cfg, model_cfg, source, latest)
+        more = []
+        if state["model_config"] != model_cfg:
+            more.append("the imported model config differs from the checkpoint's")
+        if state.get("source", {}).get("files") != source["files"]:
+            more.append(f"the files in {cfg.source} changed since the checkpoint was written")
+        train.check_compatible(state, cfg, latest, more)
     start = int(state["step"]) if state else 0
 
     dcfg = data.DataConfig(**cfg.data)
@@ -327,16 +280,10 @@ def _finetune(cfg: FinetuneConfig, rd: pathlib.Path, resume: bool, force: bool, 
             shutil.rmtree(rd / sub, ignore_errors=True)
     rd.mkdir(parents=True, exist_ok=True)
     _save_tokenizer(tok, rd)
-    kept = [r for r in _read_metrics(rd / "metrics.jsonl") if r["step"] <= start] if state else []
-    atomic_write_text(rd / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in kept))
+    train.reset_metrics(rd / "metrics.jsonl", start)
 
-    cuda = device.startswith("cuda")
-    dtype = "bf16" if cuda else "fp32"
-
-    def autocast():
-        return torch.autocast("cuda", dtype=torch.bfloat16) if cuda else contextlib.nullcontext()
-
-    model.to(device)
+    autocast = train.autocast_for(env.device)
+    model.to(env.device)
     if state is None:
         print(f"measuring {pathlib.Path(cfg.source).name} before fine-tuning ({cfg.eval_seqs} held-out windows)")
         before = measure(model, val, tok, variant, own_act, micro, autocast)
@@ -344,102 +291,37 @@ def _finetune(cfg: FinetuneConfig, rd: pathlib.Path, resume: bool, force: bool, 
         before = state["before"]
     model.set_activation(variant.act_at(start, T))
     model.train()
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    other = [p for p in model.parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": other, "weight_decay": 0.0}], lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed % 2**32)
-    torch.manual_seed(cfg.seed)
-    model.seed_activation(cfg.seed)
-    wall0, log_acc = 0.0, (0.0, 0)
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        _set_rng_state(model, state["rng"][0])
-        wall0, log_acc = state["wall_s"], tuple(state["log_acc"])
+    opt = train.make_optimizer(model, cfg)
+    wall0, log_acc = train.seed_or_resume(model, model, opt, cfg.seed, state)
     del state
 
-    switch = variant.switch_step(T)
     atomic_write_json(rd / "config.json", {
         "train_config": cfg.to_dict(), "variant": variant.to_dict(), "label": variant.label,
         "scale": {"name": cfg.scale, "imported": True, "model": model_cfg},
         "source": {k: source[k] for k in ("path", "hidden_act", "hf_config")},
-        "num_params": model.num_params(), "schedule": variant.schedule(T), "switch_step": switch,
-        "world_size": 1, "device": device, "dtype": dtype, "threads": torch.get_num_threads(),
-        "tokens_per_step": B * L, "corpus": corpus.info(), "tokenizer": tok.to_dict(), "before": before,
-        "git_sha": git_state()[0], "started_at": now_iso(), "resumed_from_step": start or None,
-        "argv": list(sys.argv)})
+        "num_params": model.num_params(), "schedule": variant.schedule(T), "switch_step": variant.switch_step(T),
+        "world_size": 1, "device": env.device, "dtype": "bf16" if env.device.startswith("cuda") else "fp32",
+        "threads": torch.get_num_threads(), "tokens_per_step": B * L, "corpus": corpus.info(),
+        "tokenizer": tok.to_dict(), "before": before, "git_sha": git_state()[0], "started_at": now_iso(),
+        "resumed_from_step": start or None, "argv": list(sys.argv)})
 
-    def save(step: int, final: bool):
+    def save(step: int, final: bool, wall_s: float, log_acc: tuple[float, int]):
+        if final:  # measured before the final checkpoint is written: a finished run always has after.json
+            atomic_write_json(rd / "after.json", measure(model, val, tok, variant, own_act, micro, autocast))
         checkpoint.save(rd, {
             "step": step, "model": model.state_dict(), "optimizer": None if final else opt.state_dict(),
-            "rng": [_rng_state(model)], "data": {"next_step": step, "seed": cfg.seed, "corpus": corpus.digest},
+            "rng": [train._rng_state(model)],
+            "data": {"next_step": step, "seed": cfg.seed, "corpus": corpus.digest},
             "variant": variant.to_dict(), "scale": cfg.scale, "model_config": model_cfg,
             "train_config": cfg.to_dict(), "tokenizer": tok.to_dict(), "source": {"path": source["path"],
                                                                                  "files": source["files"]},
             "before": before, "git_sha": git_state()[0], "world_size": 1,
-            "wall_s": wall0 + time.perf_counter() - t0, "log_acc": list(log_acc)}, final=final, keep=cfg.keep_ckpts)
+            "wall_s": wall_s, "log_acc": list(log_acc)}, final=final, keep=cfg.keep_ckpts)
 
-    act = None
-    loss_sum, n_acc = torch.tensor(log_acc[0], dtype=torch.float64), log_acc[1]
-    t0 = t_log = time.perf_counter()
-    tokens_log = 0
-    bar = tqdm(total=T, initial=start, disable=not progress, dynamic_ncols=True, desc=f"{variant.name}@{cfg.scale}",
-               unit="step", mininterval=1.0)
-    for step in range(start, T):
-        a = variant.act_at(step, T)
-        if a != act:  # the schedule: a pure function of the step (also right after a resume)
-            model.set_activation(a)
-            act = a
-        lr = lr_at(step, cfg)
-        for g in opt.param_groups:
-            g["lr"] = lr
-        x_all, y_all = corpus.batch(cfg.seed, step, B, L)
-        step_loss = torch.zeros((), dtype=torch.float64)
-        for m in range(A):
-            x = x_all[m * micro:(m + 1) * micro].to(device)
-            y = y_all[m * micro:(m + 1) * micro].to(device)
-            with autocast():
-                loss = F.cross_entropy(model(x).float().flatten(0, 1), y.flatten())
-            (loss / A).backward()
-            step_loss += loss.detach().double().cpu() / A
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        loss_sum += step_loss
-        n_acc += 1
-        log_acc = (float(loss_sum), n_acc)
-        done = step + 1
-        tokens_log += B * L
-        bar.update(1)
-        if done % cfg.log_every == 0 or done == T or done % cfg.eval_every == 0:
-            rec = {"step": done, "loss": float(loss_sum / n_acc), "lr": lr, "phase": variant.phase_at(step, T),
-                   "act": str(a), "tokens": done * B * L, "grad_norm": float(grad_norm)}
-            if done % cfg.eval_every == 0 or done == T:
-                rec["val_loss"] = val_loss(model, val, a, micro, autocast)
-                if variant.inference_act != a:
-                    rec["val_loss_infer"] = val_loss(model, val, variant.inference_act, micro, autocast)
-            now = time.perf_counter()
-            rec["tok_s"] = tokens_log / (now - t_log)
-            rec["wall_s"] = wall0 + now - t0
-            t_log, tokens_log = now, 0
-            loss_sum, n_acc = torch.zeros((), dtype=torch.float64), 0
-            log_acc = (0.0, 0)
-            with open(rd / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(rec) + "\n")
-            bar.set_postfix(loss=f"{rec['loss']:.3f}", act=str(a))
-        if stop_at is not None and done >= stop_at and done < T:
-            bar.close()
-            return rd  # as if killed: nothing more is written
-        if done == T:
-            after = measure(model, val, tok, variant, own_act, micro, autocast)
-            atomic_write_json(rd / "after.json", after)  # before the final checkpoint: a finished run has it
-            save(done, final=True)
-        elif done % cfg.ckpt_every == 0:
-            save(done, final=False)
-    bar.close()
-    write_finetune_result(rd)
+    if train.run_steps(cfg, variant, model, model, opt, corpus, val, env=env, save=save,
+                       metrics_path=rd / "metrics.jsonl", start=start, wall0=wall0, log_acc=log_acc,
+                       progress=progress, desc=f"{variant.name}@{cfg.scale}", stop_at=stop_at):
+        write_finetune_result(rd)
     return rd
 
 
@@ -447,13 +329,11 @@ def _finetune(cfg: FinetuneConfig, rd: pathlib.Path, resume: bool, force: bool, 
 def write_finetune_result(rd: pathlib.Path) -> pathlib.Path:
     """The ``train`` result of a finished fine-tune: the curve (as a trained run's), and quality and sparsity
     before/after as metrics (``val_loss_before``, ``val_loss_before_infer``, ``ffn_sparsity_after``, ...)."""
-    from harness.train import _read_metrics
-
     cfgd = json.loads((rd / "config.json").read_text())
     side = json.loads((rd / "ckpt" / "final.json").read_text())
     after = json.loads((rd / "after.json").read_text())
     before = cfgd["before"]
-    recs = _read_metrics(rd / "metrics.jsonl")
+    recs = train._read_metrics(rd / "metrics.jsonl")
     tc, last = cfgd["train_config"], recs[-1]
     curve = [{k: r[k] for k in ("step", "loss", "val_loss", "val_loss_infer", "lr", "phase", "act", "tokens")
               if k in r} for r in recs]

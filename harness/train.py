@@ -22,6 +22,9 @@ A batch is a function of (seed, step) (harness.data), and checkpoints hold every
 run's bit for bit. A finished run is not retrained unless ``--force``. That holds after a kill -9 at any
 moment, in the middle of a checkpoint write included (``harness.crashsafety`` checks it). A second
 ``train`` of the same run while one is going refuses at once, naming the first one's pid.
+
+The optimizer-step loop itself (:func:`run_steps`), the AdamW set-up, seeding and resuming, and the
+validation loss are shared with ``harness finetune``, which runs the same steps on an imported checkpoint.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from models.registry import build_model, get_scale, get_variant
 
 # Settings that do not change the trained weights: they may differ between a run and its resume.
 _FREE_KEYS = ("eval_every", "log_every", "ckpt_every", "keep_ckpts", "device", "threads")
+_ONE_PROCESS = dist.DistEnv()  # rank 0 of 1: what the helpers below assume without torchrun
 
 
 @dataclass
@@ -98,19 +102,24 @@ class TrainConfig:
         return cfg
 
     def validate(self) -> None:
-        for k in ("steps", "batch_size", "seq_len", "grad_accum", "log_every", "eval_every", "ckpt_every",
-                  "eval_seqs"):
-            if getattr(self, k) < 1:
-                raise ValueError(f"{k} must be a positive integer, got {getattr(self, k)}")
-        if self.lr <= 0 or not 0 <= self.min_lr_frac <= 1 or self.warmup < 0:
-            raise ValueError("need lr > 0, warmup >= 0 and min_lr_frac in [0, 1]")
+        check_loop_settings(self)
         max_len = get_scale(self.scale).model.max_seq_len
         if self.seq_len > max_len:
             raise ValueError(f"seq_len {self.seq_len} exceeds the {self.scale} model's max_seq_len {max_len}")
-        data.DataConfig(**self.data)  # validates the mixture
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def check_loop_settings(cfg) -> None:
+    """The checks of the settings :func:`run_steps` reads (TrainConfig's and FinetuneConfig's alike)."""
+    for k in ("steps", "batch_size", "seq_len", "grad_accum", "log_every", "eval_every", "ckpt_every",
+              "eval_seqs"):
+        if getattr(cfg, k) < 1:
+            raise ValueError(f"{k} must be a positive integer, got {getattr(cfg, k)}")
+    if cfg.lr <= 0 or not 0 <= cfg.min_lr_frac <= 1 or cfg.warmup < 0:
+        raise ValueError("need lr > 0, warmup >= 0 and min_lr_frac in [0, 1]")
+    data.DataConfig(**cfg.data)  # validates the mixture
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -143,46 +152,27 @@ def _set_rng_state(model, st: dict) -> None:
         torch.cuda.set_rng_state(st["cuda"])
 
 
-# ---- pieces of the loop -------------------------------------------------------------------------
-def _check_compatible(state: dict, cfg: TrainConfig, model_cfg: dict, world_size: int, path) -> None:
-    """A resume must continue the same run: same variant, model, data and training settings."""
+# ---- starting or resuming a run (train and finetune) ---------------------------------------------
+def resume_state(rd, resume: bool, force: bool):
+    """(path, state) of the newest checkpoint to continue from, or (None, None) for a fresh start; an
+    unfinished run is continued only when asked (``--resume``) and ignored with ``--force``."""
+    latest = None if force else checkpoint.latest_checkpoint(rd)
+    if latest is not None and not resume:
+        raise RuntimeError(f"{rd} has a checkpoint ({latest.name}); pass --resume to continue it "
+                           f"or --force to start over")
+    return latest, (checkpoint.load(latest) if latest is not None else None)
+
+
+def check_compatible(state: dict, cfg, path, more: list[str]) -> None:
+    """A resume must continue the same run: the same settings (all but ``_FREE_KEYS``), and none of the
+    caller's other differences ``more`` (model config, world size, source files)."""
     old = state["train_config"]
     diffs = [f"{k}: {old.get(k)!r} in the checkpoint, {v!r} now" for k, v in cfg.to_dict().items()
-             if k not in _FREE_KEYS and old.get(k) != v]
-    if state["model_config"] != model_cfg:
-        diffs.append("the scale's model config differs from the checkpoint's")
-    if state.get("world_size", 1) != world_size:
-        diffs.append(f"written by {state.get('world_size', 1)} processes, resumed with {world_size}")
+             if k not in _FREE_KEYS and old.get(k) != v] + more
     if diffs:
         raise checkpoint.CorruptCheckpointError(
             f"incompatible checkpoint {path}: {'; '.join(diffs[:3])} (resume with the same settings, "
             f"or pass --force to start over)")
-
-
-def _val_loss(net, raw, val: torch.Tensor, act, env: dist.DistEnv, micro: int, autocast) -> float:
-    """Mean token loss on the validation rows with activation ``act``; every rank takes a share.
-
-    The activation generator's state is restored afterwards, so the training draws do not depend on
-    how often validation runs."""
-    prev_act, gen_state = raw.activation, raw.act_generator.get_state()
-    raw.set_activation(act)
-    raw.eval()
-    total = torch.zeros(2, dtype=torch.float64)
-    with torch.no_grad():
-        rows = val[env.rank::env.world_size]
-        for chunk in rows.split(micro):
-            chunk = chunk.to(raw.tok_embeddings.weight.device)
-            with autocast():
-                logits = net(chunk[:, :-1])
-            loss = F.cross_entropy(logits.float().flatten(0, 1), chunk[:, 1:].flatten(), reduction="sum")
-            total += torch.tensor([loss.item(), chunk[:, 1:].numel()], dtype=torch.float64)
-    if env.distributed:
-        total = total.to(env.device)
-        torch.distributed.all_reduce(total)
-    raw.set_activation(prev_act)
-    raw.act_generator.set_state(gen_state)
-    raw.train()
-    return float(total[0] / total[1])
 
 
 def _read_metrics(path) -> list[dict]:
@@ -197,6 +187,170 @@ def _read_metrics(path) -> list[dict]:
     return out
 
 
+def reset_metrics(path, start: int) -> None:
+    """Keep the metrics lines of steps up to ``start`` (the checkpoint resumed; 0: none): the steps after
+    it are run again and log again."""
+    kept = [r for r in _read_metrics(path) if r["step"] <= start] if start else []
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+def make_optimizer(model: torch.nn.Module, cfg) -> torch.optim.AdamW:
+    """AdamW with weight decay on the matrices only (not on norm gains): ``cfg.lr``, ``beta1``/``beta2``,
+    ``weight_decay``. ``model``: what trains (the DDP/FSDP wrapper under torchrun: its parameters)."""
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    other = [p for p in model.parameters() if p.dim() < 2]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                              {"params": other, "weight_decay": 0.0}], lr=cfg.lr,
+                             betas=(cfg.beta1, cfg.beta2))
+
+
+def seed_or_resume(raw, model, opt, seed: int, state: dict | None, env: dist.DistEnv = _ONE_PROCESS,
+                   fsdp: bool = False) -> tuple[float, tuple[float, int]]:
+    """Seed python, numpy, torch and the activation draws with ``seed``; then, when resuming, load the
+    checkpoint ``state``'s weights, optimizer and this rank's RNG states. Returns (wall0, log_acc), where
+    :func:`run_steps` continues from."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    raw.seed_activation(seed)
+    if state is None:
+        return 0.0, (0.0, 0)
+    dist.load_full_state(model, opt, state["model"], state["optimizer"], fsdp)
+    _set_rng_state(raw, state["rng"][env.rank])
+    return state["wall_s"], tuple(state["log_acc"])
+
+
+def autocast_for(device: str):
+    """A context factory for the forward passes: bf16 autocast on CUDA, nothing (fp32) on CPU."""
+    if device.startswith("cuda"):
+        return functools.partial(torch.autocast, "cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext
+
+
+@torch.no_grad()
+def val_loss(raw, val: torch.Tensor, act, micro: int = 8, autocast=contextlib.nullcontext,
+             env: dist.DistEnv = _ONE_PROCESS, net=None) -> float:
+    """Mean next-token loss (nats) on the validation windows ``val`` (n, L+1) with FFN activation ``act``.
+
+    ``raw`` is our model; the forward runs through ``net`` (default ``raw``; the FSDP wrapper gathers the
+    shards). Under torchrun every rank takes a share of the rows and the sums are all-reduced. The
+    activation generator's state is restored afterwards, so the training draws do not depend on how often
+    validation runs."""
+    prev_act, gen_state, was_training = raw.activation, raw.act_generator.get_state(), raw.training
+    raw.set_activation(act)
+    raw.eval()
+    total = torch.zeros(2, dtype=torch.float64)
+    for chunk in val[env.rank::env.world_size].split(micro):
+        chunk = chunk.to(raw.tok_embeddings.weight.device)
+        with autocast():
+            logits = (net or raw)(chunk[:, :-1])
+        loss = F.cross_entropy(logits.float().flatten(0, 1), chunk[:, 1:].flatten(), reduction="sum")
+        total += torch.tensor([loss.item(), chunk[:, 1:].numel()], dtype=torch.float64)
+    if env.distributed:
+        total = total.to(env.device)
+        torch.distributed.all_reduce(total)
+    raw.set_activation(prev_act)
+    raw.act_generator.set_state(gen_state)
+    raw.train(was_training)
+    return float(total[0] / total[1])
+
+
+# ---- the loop (train and finetune) -------------------------------------------------------------------
+def run_steps(cfg, variant, raw, model, opt, corpus, val, *, env: dist.DistEnv, save, metrics_path,
+              start: int = 0, wall0: float = 0.0, log_acc: tuple[float, int] = (0.0, 0), fsdp: bool = False,
+              progress: bool = True, desc: str | None = None, stop_at: int | None = None) -> bool:
+    """Optimizer steps ``start`` … ``cfg.steps`` of a run; True once the last is done (and saved), False when
+    ``stop_at`` left early, exactly as a kill would: nothing more written (tests of ``--resume``).
+
+    Each step: the variant's activation at that step (a pure function of it, so also right after a
+    resume), ``lr_at``, this rank's rows of the batch of (seed, step), ``grad_accum`` micro-batches
+    (autocast on CUDA), gradient clipping, AdamW. Every ``log_every`` steps rank 0 appends a line to
+    ``metrics_path``, with validation losses every ``eval_every`` and at the end. ``save(step, final,
+    wall_s, log_acc)`` runs on every rank every ``ckpt_every`` steps and at the end; ``wall0`` and
+    ``log_acc`` (loss sum and count since the last line) come from the checkpoint resumed.
+
+    ``raw`` is our model (activation, RNG, validation); ``model`` what trains (``raw``, or its DDP/FSDP
+    wrapper: DDP all-reduces only on the last micro-batch); ``env`` this process's rank, world size and
+    device (``dist.DistEnv(device=...)`` for a single process)."""
+    from tqdm.auto import tqdm
+
+    T, B, L, A = cfg.steps, cfg.batch_size, cfg.seq_len, cfg.grad_accum
+    per_rank = B // env.world_size
+    micro = per_rank // A
+    rows = slice(env.rank * per_rank, (env.rank + 1) * per_rank)
+    autocast = autocast_for(env.device)
+    net = model if fsdp else raw  # validation forward (no DDP hooks needed; FSDP needs its wrapper)
+    act = None
+    loss_sum, n_acc = torch.tensor(log_acc[0], dtype=torch.float64), log_acc[1]
+    t0 = t_log = time.perf_counter()
+    tokens_log = 0
+    bar = tqdm(total=T, initial=start, disable=not (env.is_main and progress), dynamic_ncols=True, desc=desc,
+               unit="step", mininterval=1.0)
+    for step in range(start, T):
+        a = variant.act_at(step, T)
+        if a != act:  # the schedule: a pure function of the step (also right after a resume)
+            raw.set_activation(a)
+            act = a
+        lr = lr_at(step, cfg)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        x_all, y_all = corpus.batch(cfg.seed, step, B, L, rows=rows)
+        step_loss = torch.zeros((), dtype=torch.float64)
+        for m in range(A):
+            x = x_all[m * micro:(m + 1) * micro].to(env.device, non_blocking=True)
+            y = y_all[m * micro:(m + 1) * micro].to(env.device, non_blocking=True)
+            # DDP: all-reduce gradients only on the last micro-batch.
+            last = m == A - 1 or fsdp or not env.distributed
+            sync = contextlib.nullcontext() if last else model.no_sync()
+            with sync, autocast():
+                logits = model(x)
+                loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
+            (loss / A).backward()
+            step_loss += loss.detach().double().cpu() / A
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        if hasattr(grad_norm, "full_tensor"):  # FSDP: a DTensor
+            grad_norm = grad_norm.full_tensor()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        loss_sum += step_loss
+        n_acc += 1
+        log_acc = (float(loss_sum), n_acc)
+        done = step + 1
+        tokens_log += B * L
+        bar.update(1)
+
+        if done % cfg.log_every == 0 or done == T or done % cfg.eval_every == 0:
+            mean_loss = float(dist.all_reduce_mean(env, (loss_sum / n_acc).to(env.device)))
+            rec = {"step": done, "loss": mean_loss, "lr": lr, "phase": variant.phase_at(step, T),
+                   "act": str(a), "tokens": done * B * L, "grad_norm": float(grad_norm)}
+            if done % cfg.eval_every == 0 or done == T:
+                rec["val_loss"] = val_loss(raw, val, a, micro, autocast, env, net)
+                if variant.inference_act != a:
+                    rec["val_loss_infer"] = val_loss(raw, val, variant.inference_act, micro, autocast, env,
+                                                     net)
+            now = time.perf_counter()
+            rec["tok_s"] = tokens_log / (now - t_log)
+            rec["wall_s"] = wall0 + now - t0
+            t_log, tokens_log = now, 0
+            loss_sum, n_acc = torch.zeros((), dtype=torch.float64), 0
+            log_acc = (0.0, 0)
+            if env.is_main:
+                with open(metrics_path, "a") as f:
+                    line = json.dumps(rec) + "\n"
+                    crash_point("train.metrics", done, before=functools.partial(half_write, f, line))
+                    f.write(line)
+                bar.set_postfix(loss=f"{mean_loss:.3f}", tok_s=f"{rec['tok_s']:.0f}", act=str(a))
+        if stop_at is not None and done >= stop_at and done < T:
+            bar.close()
+            return False
+        crash_point("train.step", done)
+        if done == T or done % cfg.ckpt_every == 0:
+            save(done, done == T, wall0 + time.perf_counter() - t0, log_acc)
+    bar.close()
+    return True
+
+
+# ---- train ------------------------------------------------------------------------------------------
 def _rank0_first(env: dist.DistEnv, fn):
     """Run ``fn`` on rank 0 (which builds caches), then on the others; rank 0's error stops them all."""
     err = None
@@ -234,7 +388,6 @@ def _build(cfg: TrainConfig, variant, act, env: dist.DistEnv, fsdp: bool):
     return raw, wrapped
 
 
-# ---- the loop ---------------------------------------------------------------------------------
 def train(cfg: TrainConfig, resume: bool = False, force: bool = False, progress: bool = True,
           stop_at: int | None = None):
     """Train (or resume, or skip if finished) the run ``cfg`` describes; returns its run directory.
@@ -256,8 +409,6 @@ def train(cfg: TrainConfig, resume: bool = False, force: bool = False, progress:
 
 
 def _train(cfg: TrainConfig, env: dist.DistEnv, resume: bool, force: bool, progress: bool, stop_at):
-    from tqdm.auto import tqdm
-
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     variant, sc = get_variant(cfg.model), get_scale(cfg.scale)
@@ -265,21 +416,21 @@ def _train(cfg: TrainConfig, env: dist.DistEnv, resume: bool, force: bool, progr
     T, B, L, A, W = cfg.steps, cfg.batch_size, cfg.seq_len, cfg.grad_accum, env.world_size
     if B % (W * A):
         raise ValueError(f"batch_size {B} is not divisible by processes × grad_accum = {W} × {A}")
-    per_rank, micro = B // W, B // (W * A)
     if checkpoint.final_checkpoint(rd) and not force:
         if env.is_main:
             print(f"{rd}: already trained (ckpt/final.pt); --force retrains")
             if not result_path(sc.name, variant.name, cfg.seed, "train").exists():
                 write_train_result(rd)
         return rd
-    latest = None if force else checkpoint.latest_checkpoint(rd)
-    if latest is not None and not resume:
-        raise RuntimeError(f"{rd} has a checkpoint ({latest.name}); pass --resume to continue it "
-                           f"or --force to start over")
-    state = checkpoint.load(latest) if latest is not None else None
+    latest, state = resume_state(rd, resume, force)
     model_cfg = sc.model.to_dict()
     if state is not None:
-        _check_compatible(state, cfg, model_cfg, W, latest)
+        more = []
+        if state["model_config"] != model_cfg:
+            more.append("the scale's model config differs from the checkpoint's")
+        if state.get("world_size", 1) != W:
+            more.append(f"written by {state.get('world_size', 1)} processes, resumed with {W}")
+        check_compatible(state, cfg, latest, more)
     start = int(state["step"]) if state else 0
 
     data_cfg = data.DataConfig(**cfg.data)
@@ -304,47 +455,26 @@ def _train(cfg: TrainConfig, env: dist.DistEnv, resume: bool, force: bool, progr
     if env.is_main:
         if force and (rd / "ckpt").exists():
             shutil.rmtree(rd / "ckpt")
-        metrics_path = rd / "metrics.jsonl"
-        kept = [r for r in _read_metrics(metrics_path) if r["step"] <= start] if state else []
-        atomic_write_text(metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
+        reset_metrics(rd / "metrics.jsonl", start)
     dist.barrier(env)
 
     fsdp = dist.use_fsdp(env, sc.name, cfg.fsdp)
     raw, model = _build(cfg, variant, variant.act_at(start, T), env, fsdp)
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    other = [p for p in model.parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": other, "weight_decay": 0.0}], lr=cfg.lr,
-                            betas=(cfg.beta1, cfg.beta2))
-    rs = dist.rank_seed(cfg.seed, env.rank)
-    random.seed(rs)
-    np.random.seed(rs % 2**32)
-    torch.manual_seed(rs)
-    raw.seed_activation(rs)
-    wall0, log_acc = 0.0, (0.0, 0)
-    if state is not None:
-        dist.load_full_state(model, opt, state["model"], state["optimizer"], fsdp)
-        _set_rng_state(raw, state["rng"][env.rank])
-        wall0, log_acc = state["wall_s"], tuple(state["log_acc"])
-    del state
+    opt = make_optimizer(model, cfg)
+    wall0, log_acc = seed_or_resume(raw, model, opt, dist.rank_seed(cfg.seed, env.rank), state, env, fsdp)
+    del state  # the full state dicts: as large as the model and its optimizer
 
-    cuda = env.device.startswith("cuda")
-    dtype = "bf16" if cuda else "fp32"
-
-    def autocast():
-        return torch.autocast("cuda", dtype=torch.bfloat16) if cuda else contextlib.nullcontext()
-
-    switch = variant.switch_step(T)
     if env.is_main:
         atomic_write_json(rd / "config.json", {
             "train_config": cfg.to_dict(), "variant": variant.to_dict(), "label": variant.label,
             "scale": sc.to_dict(), "num_params": raw.num_params(), "schedule": variant.schedule(T),
-            "switch_step": switch, "world_size": W, "fsdp": fsdp, "device": env.device, "dtype": dtype,
+            "switch_step": variant.switch_step(T), "world_size": W, "fsdp": fsdp, "device": env.device,
+            "dtype": "bf16" if env.device.startswith("cuda") else "fp32",
             "threads": torch.get_num_threads(), "tokens_per_step": B * L, "corpus": corpus.info(),
             "tokenizer": get_tokenizer().to_dict(), "git_sha": git_state()[0], "started_at": now_iso(),
             "resumed_from_step": start if start else None, "argv": list(sys.argv)})
 
-    def save(step: int, final: bool):
+    def save(step: int, final: bool, wall_s: float, log_acc: tuple[float, int]):
         rngs = dist.all_gather_object(env, _rng_state(raw))
         model_sd, optim_sd = dist.full_state(model, opt, fsdp)
         if env.is_main:
@@ -354,81 +484,13 @@ def _train(cfg: TrainConfig, env: dist.DistEnv, resume: bool, force: bool, progr
                 "variant": variant.to_dict(), "scale": sc.name, "model_config": model_cfg,
                 "train_config": cfg.to_dict(), "tokenizer": get_tokenizer().to_dict(),
                 "git_sha": git_state()[0], "world_size": W, "fsdp": fsdp,
-                "wall_s": wall0 + time.perf_counter() - t0, "log_acc": list(log_acc)}, final=final,
-                keep=cfg.keep_ckpts)
+                "wall_s": wall_s, "log_acc": list(log_acc)}, final=final, keep=cfg.keep_ckpts)
         dist.barrier(env)
 
-    net = model if fsdp else raw  # validation forward (no DDP hooks needed; FSDP needs its wrapper)
-    act = None
-    loss_sum, n_acc = torch.tensor(log_acc[0], dtype=torch.float64), log_acc[1]
-    t0 = t_log = time.perf_counter()
-    tokens_log = 0
-    bar = tqdm(total=T, initial=start, disable=not (env.is_main and progress), dynamic_ncols=True,
-               desc=f"{variant.name}@{sc.name}", unit="step", mininterval=1.0)
-    for step in range(start, T):
-        a = variant.act_at(step, T)
-        if a != act:  # the schedule: a pure function of the step (also right after a resume)
-            raw.set_activation(a)
-            act = a
-        lr = lr_at(step, cfg)
-        for g in opt.param_groups:
-            g["lr"] = lr
-        x_all, y_all = corpus.batch(cfg.seed, step, B, L, rows=slice(env.rank * per_rank,
-                                                                     (env.rank + 1) * per_rank))
-        step_loss = torch.zeros((), dtype=torch.float64)
-        for m in range(A):
-            x = x_all[m * micro:(m + 1) * micro].to(env.device, non_blocking=True)
-            y = y_all[m * micro:(m + 1) * micro].to(env.device, non_blocking=True)
-            # DDP: all-reduce gradients only on the last micro-batch.
-            sync = contextlib.nullcontext() if (m == A - 1 or fsdp or not env.distributed) else model.no_sync()
-            with sync, autocast():
-                logits = model(x)
-                loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
-            (loss / A).backward()
-            step_loss += loss.detach().double().cpu() / A
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        if hasattr(grad_norm, "full_tensor"):  # FSDP: a DTensor
-            grad_norm = grad_norm.full_tensor()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        loss_sum += step_loss
-        n_acc += 1
-        log_acc = (float(loss_sum), n_acc)
-        done = step + 1
-        tokens_log += B * L
-        bar.update(1)
-
-        if done % cfg.log_every == 0 or done == T or done % cfg.eval_every == 0:
-            mean_loss = float(dist.all_reduce_mean(env, (loss_sum / n_acc).to(env.device)))
-            rec = {"step": done, "loss": mean_loss, "lr": lr, "phase": variant.phase_at(step, T),
-                   "act": str(a), "tokens": done * B * L, "grad_norm": float(grad_norm)}
-            if done % cfg.eval_every == 0 or done == T:
-                rec["val_loss"] = _val_loss(net, raw, val, a, env, micro, autocast)
-                if variant.inference_act != a:
-                    rec["val_loss_infer"] = _val_loss(net, raw, val, variant.inference_act, env, micro,
-                                                      autocast)
-            now = time.perf_counter()
-            rec["tok_s"] = tokens_log / (now - t_log)
-            rec["wall_s"] = wall0 + now - t0
-            t_log, tokens_log = now, 0
-            loss_sum, n_acc = torch.zeros((), dtype=torch.float64), 0
-            log_acc = (0.0, 0)
-            if env.is_main:
-                with open(rd / "metrics.jsonl", "a") as f:
-                    line = json.dumps(rec) + "\n"
-                    crash_point("train.metrics", done, before=functools.partial(half_write, f, line))
-                    f.write(line)
-                bar.set_postfix(loss=f"{mean_loss:.3f}", tok_s=f"{rec['tok_s']:.0f}", act=str(a))
-        if stop_at is not None and done >= stop_at and done < T:
-            bar.close()
-            return rd  # as if killed: nothing more is written
-        crash_point("train.step", done)
-        if done == T:
-            save(done, final=True)
-        elif done % cfg.ckpt_every == 0:
-            save(done, final=False)
-    bar.close()
-    if env.is_main:
+    finished = run_steps(cfg, variant, raw, model, opt, corpus, val, env=env, save=save,
+                         metrics_path=rd / "metrics.jsonl", start=start, wall0=wall0, log_acc=log_acc, fsdp=fsdp,
+                         progress=progress, desc=f"{variant.name}@{sc.name}", stop_at=stop_at)
+    if finished and env.is_main:
         write_train_result(rd)
     return rd
 

@@ -5,6 +5,7 @@ Tolerance for logits of our converted model vs transformers on the same weights:
 """
 
 import json
+import os
 import shutil
 
 import pytest
@@ -14,7 +15,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from harness.__main__ import main
 from harness.finetune import FT_ALPHA, FinetuneConfig, default_name, finetune, resolve_recipe
-from harness.paths import run_dir
+from harness.paths import lock_path, run_dir, run_lock
 from harness.results import read_result, result_path
 
 ATOL = 1e-4
@@ -149,3 +150,14 @@ def test_bad_input_is_one_line_and_writes_nothing(tiny_llama, out_dir, tmp_path,
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("error: ") and msg in err[0], err
     assert not (out_dir / "runs").exists()
+
+
+def test_second_start_of_the_same_run_refuses_naming_the_first(tiny_llama, out_dir, capsys):
+    # The test process plays the first run (a fine-tune or a train of the same run directory): it holds the
+    # run's lock while the CLI starts the same fine-tune.
+    lock = lock_path("train", "hf-tiny-llama", "relu", 0)
+    with run_lock(lock, "training of hf-tiny-llama/relu/s0"):
+        assert main(["finetune", "--from-hf", str(tiny_llama), "--recipe", "swi-ft", "--steps", "2", *SMALL]) == 2
+    assert capsys.readouterr().err == (f"error: fine-tuning of hf-tiny-llama/relu/s0 is already running in pid "
+                                       f"{os.getpid()} (lock {lock}); wait for it to finish or stop that process\n")
+    assert not (out_dir / "runs").exists()  # refused before anything was written
