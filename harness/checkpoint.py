@@ -108,6 +108,16 @@ def _sweep(d: pathlib.Path) -> None:
             p.unlink(missing_ok=True)
 
 
+def sidecar_sha256(path) -> str | None:
+    """The sha256 a checkpoint's sidecar records (None if unreadable): identifies the weights, so a run
+    retrained with ``--force`` to the same step is recognised as another model by finished results."""
+    side = pathlib.Path(path).with_suffix(".json") if path else None
+    try:
+        return json.loads(side.read_text()).get("sha256") if side else None
+    except (OSError, ValueError):
+        return None
+
+
 def periodic(run_dir) -> list[pathlib.Path]:
     """Periodic checkpoints, oldest first."""
     d = ckpt_dir(run_dir)
@@ -172,7 +182,7 @@ def load_for_inference(run_dir, device="cpu"):
     """(model in eval mode with the variant's inference activation, info) from a finished run.
 
     info = dict(variant=Variant, scale, seed, step, checkpoint=str path, config=train config dict,
-    tokenizer=dict, tok=the tokenizer itself). Needs nothing but the run directory: the model config is in
+    tokenizer=dict, tok=the tokenizer itself, sha256=the checkpoint's, from its sidecar). Needs nothing but the run directory: the model config is in
     the checkpoint, and a run fine-tuned from a Hugging Face checkpoint keeps its tokenizer in
     ``<run>/tokenizer/`` (``harness.finetune``).
     """
@@ -197,6 +207,6 @@ def load_for_inference(run_dir, device="cpu"):
     model.to(device).eval()
     info = {"variant": variant, "scale": state["scale"], "seed": seed, "step": int(state["step"]),
             "checkpoint": str(path), "config": dict(state["train_config"]),
-            "tokenizer": dict(state.get("tokenizer") or {"name": "byte"})}
+            "tokenizer": dict(state.get("tokenizer") or {"name": "byte"}), "sha256": sidecar_sha256(path)}
     info["tok"] = get_tokenizer(info["tokenizer"], run_dir)
     return model, info

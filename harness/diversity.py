@@ -54,7 +54,15 @@ from dataclasses import dataclass
 
 from harness import diversity_metrics as dm
 from harness.paths import atomic_write_text, results_dir
-from harness.results import make_result, metric, now_iso, provenance, read_result, write_result
+from harness.results import (
+    make_result,
+    metric,
+    now_iso,
+    provenance,
+    read_result,
+    same_checkpoint,
+    write_result,
+)
 
 VERSION = "1"
 METHODS = ("greedy", "stocha", "temperature", "top_p", "stocha_temp")
@@ -412,8 +420,8 @@ def write_samples(path: pathlib.Path, meta: dict, records: list[dict]) -> None:
                       + "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
 
 
-def is_done(path: pathlib.Path, params: dict, step) -> bool:
-    """A finished result of this study version, parameters and checkpoint step."""
+def is_done(path: pathlib.Path, params: dict, step, sha256: str | None = None) -> bool:
+    """A finished result of this study version and parameters, on this checkpoint (step and sha256)."""
     if not path.exists():
         return False
     try:
@@ -421,7 +429,8 @@ def is_done(path: pathlib.Path, params: dict, step) -> bool:
     except ValueError:
         return False
     return (res.get("status") == "ok" and res["suite"].get("version") == VERSION
-            and res["suite"].get("params") == params and res["run"].get("step") == step)
+            and res["suite"].get("params") == params and res["run"].get("step") == step
+            and same_checkpoint(res, sha256))
 
 
 # ---- the study ----------------------------------------------------------------------------------------
@@ -497,13 +506,13 @@ def run_diversity(scale: str, model: str, seed: int = 0, *, suites=DEFAULT_SUITE
                   "batch_size": batch_size, "max_new_tokens": job.max_new_tokens, "stop": job.stop,
                   "suite_version": job.suite.version, "suite_params": job.suite.params}
         path = result_path(scale, variant.name, seed, job.name, setting)
-        if not (force or rescore) and is_done(path, params, step):
+        if not (force or rescore) and is_done(path, params, step, info.get("sha256")):
             paths.append(path)
             continue
         t0, started = time.perf_counter(), now_iso()
         sp = samples_path(path)
         meta = {"params": params, "seed": seed, "eval_act": act or base_act, "checkpoint": info.get("checkpoint"),
-                "step": step}
+                "checkpoint_sha256": info.get("sha256"), "step": step}
         old_meta, records = read_samples(sp)
         if rescore:
             if old_meta is None:
@@ -527,7 +536,8 @@ def run_diversity(scale: str, model: str, seed: int = 0, *, suites=DEFAULT_SUITE
             metrics, scored = score_reasoning(job, records, k, extra)
         write_samples(sp, meta, scored)
         run_info = {"scale": scale, "model": variant.name, "seed": seed, "step": meta["step"],
-                    "checkpoint": meta["checkpoint"], "variant": variant.to_dict(), "eval_act": meta["eval_act"],
+                    "checkpoint": meta["checkpoint"], "checkpoint_sha256": meta.get("checkpoint_sha256"),
+                    "variant": variant.to_dict(), "eval_act": meta["eval_act"],
                     "eval_act_default": act is None}
         suite_info = {"name": job.name, "version": VERSION, "backend": "diversity+" + job.suite.backend,
                       "description": f"generation diversity on {job.name}: {setting.method} {setting.label}",

@@ -39,6 +39,7 @@ from harness.results import (
     now_iso,
     provenance,
     read_result,
+    same_checkpoint,
     write_result,
 )
 
@@ -115,15 +116,6 @@ def _same_generations(old: list[dict], new: list[dict]) -> bool:
     return len(old) <= len(new) and all({k: o.get(k) for k in n} == n for o, n in zip(old, new))
 
 
-def _checkpoint_sha(checkpoint: str | None) -> str | None:
-    """The sha256 in a checkpoint's sidecar: a retrained run at the same step is another model."""
-    side = pathlib.Path(checkpoint).with_suffix(".json") if checkpoint else None
-    try:
-        return json.loads(side.read_text()).get("sha256") if side else None
-    except (OSError, ValueError):
-        return None
-
-
 def _write_samples(path: pathlib.Path, meta: dict, records: list[dict]):
     text = json.dumps({"_meta": meta}) + "\n" + "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
     atomic_write_text(path, text)
@@ -163,7 +155,8 @@ def run_suite(suite, ctx, run_info: dict, *, limit: int | None, force: bool = Fa
         log(f"  {suite.name}: skipped — {reason}")
         return result("skipped", [], reason)
     meta = {"suite": suite.name, "version": suite.version, "params": params, "eval_act": run_info["eval_act"],
-            "checkpoint": run_info.get("checkpoint"), "step": run_info.get("step"), "seed": run_info["seed"]}
+            "checkpoint": run_info.get("checkpoint"), "checkpoint_sha256": run_info.get("checkpoint_sha256"),
+            "step": run_info.get("step"), "seed": run_info["seed"]}
     old_meta, records, damage = _read_samples(samples_path)
     intact = records if damage and old_meta == meta and not force else []
     if rescore:
@@ -175,7 +168,7 @@ def run_suite(suite, ctx, run_info: dict, *, limit: int | None, force: bool = Fa
         log(f"  {suite.name}: re-scoring {len(records)} samples from {samples_path.name}")
     elif force or old_meta != meta or damage:
         # The journal is the run's, whatever --limit: a chunk is keyed by its own inputs (harness.journal).
-        jmeta = {**meta, "params": dict(suite.params), "checkpoint_sha256": _checkpoint_sha(meta["checkpoint"])}
+        jmeta = {**meta, "params": dict(suite.params)}
         journal = ChunkJournal(samples_path.with_name(samples_path.name.replace(".samples.jsonl", ".chunks.jsonl")),
                                jmeta, fresh=force, log=log)
         if damage:
@@ -219,7 +212,7 @@ def _provenance(started: str, wall: float) -> dict:
     return provenance(device="cpu", threads=torch.get_num_threads(), dtype="fp32", started_at=started, wall_s=wall)
 
 
-def _is_done(path: pathlib.Path, suite, limit: int | None, eval_act: str, step) -> bool:
+def _is_done(path: pathlib.Path, suite, limit: int | None, eval_act: str, step, sha256: str | None = None) -> bool:
     if not path.exists():
         return False
     try:
@@ -227,7 +220,8 @@ def _is_done(path: pathlib.Path, suite, limit: int | None, eval_act: str, step) 
     except ValueError:
         return False
     params = {**suite.params, "limit": limit}
-    if res["run"].get("eval_act") != eval_act or res["run"].get("step") != step:
+    if res["run"].get("eval_act") != eval_act or res["run"].get("step") != step \
+            or not same_checkpoint(res, sha256):
         return False
     if limit is None:
         return is_complete(res, version=suite.version, params=params)
@@ -306,7 +300,8 @@ def _evaluate(scale, variant, seed, suites, instances, limit, force, eval_act, r
     info = loaded["info"]
     act = eval_act or str(loaded["model"].activation)
     run_info = {"scale": scale, "model": variant.name, "seed": seed, "step": info.get("step"),
-                "checkpoint": str(info.get("checkpoint", ckpt)), "variant": variant.to_dict(), "eval_act": act,
+                "checkpoint": str(info.get("checkpoint", ckpt)), "checkpoint_sha256": info.get("sha256"),
+                "variant": variant.to_dict(), "eval_act": act,
                 "eval_act_default": eval_act is None}
     ctx = EvalContext(seed=seed, eval_act=eval_act, load_model=load, batch_size=batch_size, progress=progress,
                       tokenizer=info.get("tok"))
@@ -315,7 +310,7 @@ def _evaluate(scale, variant, seed, suites, instances, limit, force, eval_act, r
     log(f"evaluating {variant.name} @ {scale} seed {seed} (step {info.get('step')}, activation {act})")
     for suite in instances:
         path = results_dir(scale, variant.name, seed) / f"{suite.name}{_act_tag(eval_act)}.json"
-        if not (force or rescore) and _is_done(path, suite, limit, act, info.get("step")) \
+        if not (force or rescore) and _is_done(path, suite, limit, act, info.get("step"), info.get("sha256")) \
                 and not _read_samples(_samples_path(path))[2]:  # a damaged samples file is rebuilt
             log(f"  {suite.name}: done already ({path.name}); --force redoes it")
             paths.append(path)

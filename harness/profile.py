@@ -247,8 +247,13 @@ def run_profile(scale: str, model: str, seed: int = 0, force: bool = False, *, n
     params = {"n_seqs": n_seqs, "seq_len": seq_len, "decode_tokens": decode_tokens, "widths": list(widths),
               "threads": threads, "taus": list(TAUS)}
     if path.exists() and not force:
+        from harness.checkpoint import final_checkpoint, sidecar_sha256
+        from harness.paths import run_dir as run_dir_of
+
+        sha = sidecar_sha256(final_checkpoint(run_dir_of(scale, var.name, seed)))
         try:
-            if R.is_complete(R.read_result(path), version=VERSION, params=params):
+            res = R.read_result(path)
+            if R.is_complete(res, version=VERSION, params=params) and R.same_checkpoint(res, sha):
                 print(f"profile exists: {path} (use --force to redo)")
                 return path
         except ValueError:
@@ -272,7 +277,8 @@ def run_profile(scale: str, model: str, seed: int = 0, force: bool = False, *, n
     finally:
         torch.set_num_threads(old_threads)
     run = {"scale": scale, "model": var.name, "seed": seed, "step": info.get("step"),
-           "checkpoint": str(info.get("checkpoint")), "variant": var.to_dict(), "eval_act": str(net.activation)}
+           "checkpoint": str(info.get("checkpoint")), "checkpoint_sha256": info.get("sha256"),
+           "variant": var.to_dict(), "eval_act": str(net.activation)}
     suite = {"name": "profile", "version": VERSION, "backend": "torch-hooks",
              "dataset": {"name": "validation_tokens", "sha256": R.sha256_text(str(tokens.tolist()))},
              "params": params}

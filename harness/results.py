@@ -155,6 +155,13 @@ def is_complete(result: dict, *, version: str | None = None, params: dict | None
                for m in result.get("metrics", []))
 
 
+def same_checkpoint(result: dict, sha256: str | None) -> bool:
+    """Was ``result`` computed on the checkpoint whose sidecar sha256 is ``sha256``? A result written before
+    results recorded it (no ``run.checkpoint_sha256``) is matched by its step alone, as it was then."""
+    recorded = result.get("run", {}).get("checkpoint_sha256")
+    return recorded is None or sha256 is None or recorded == sha256
+
+
 def iter_results(root: str | os.PathLike) -> list[dict]:
     """Every result JSON under ``root`` (sample files and unreadable files excluded, the latter named)."""
     out = []

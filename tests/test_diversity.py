@@ -209,7 +209,7 @@ def test_study_writes_results_resumes_and_rescores(out_dir, model, monkeypatch):
     monkeypatch.setattr(dv, "sample", counting)
 
     def loader():
-        return model, {"step": 60, "checkpoint": "ckpt.pt"}
+        return model, {"step": 60, "checkpoint": "ckpt.pt", "sha256": "a" * 64}
 
     kw = dict(suites=["syn_code", "syn_reason"], k=3, n_prompts=2, settings=SMALL, loader=loader,
               progress=False, log=lambda *_: None)
@@ -242,6 +242,13 @@ def test_study_writes_results_resumes_and_rescores(out_dir, model, monkeypatch):
         dv.run_diversity("tiny", MODEL, **{**kw, "rescore": True, "loader": no_model, "k": 5})
     dv.run_diversity("tiny", MODEL, **{**kw, "k": 4, "settings": SMALL[2:]})  # new parameters: regenerated
     assert len(calls) == 10
+
+    def retrained():  # the same step, other weights (train --force): every setting is another model's
+        return model, {"step": 60, "checkpoint": "ckpt.pt", "sha256": "b" * 64}
+
+    dv.run_diversity("tiny", MODEL, **{**kw, "settings": SMALL[:1], "loader": retrained})
+    assert len(calls) == 12
+    assert read_result(paths[0])["run"]["checkpoint_sha256"] == "b" * 64
 
 
 def test_cli_bad_input_is_one_line(out_dir, capsys):

@@ -96,3 +96,46 @@ def test_run_eval_end_to_end_tiny(out_dir):
     again = run_eval("tiny", "silu", suites=["syn_code", "syn_choice"], limit=3, progress=False,
                      log=lambda *_: None)
     assert again == paths
+
+
+def test_a_result_of_another_checkpoint_at_the_same_step_is_not_done(out_dir):
+    suite = get_suite("syn_code", n_items=4)
+    path = result_path("tiny", "silu", 0, "syn_code")
+    run_suite(suite, EvalContext(generate_fn=Counting(suite), progress=False), {**RUN, "checkpoint_sha256": "aa"},
+              limit=None, path=path, log=lambda *_: None)
+    assert _is_done(path, suite, None, "silu", 60, "aa")
+    assert not _is_done(path, suite, None, "silu", 60, "bb")  # retrained (--force) to the same step
+    legacy = read_result(path)
+    del legacy["run"]["checkpoint_sha256"]  # written before results recorded the checkpoint: by step, as then
+    path.write_text(json.dumps(legacy))
+    assert _is_done(path, suite, None, "silu", 60, "bb")
+
+
+def test_retrained_run_is_evaluated_again(out_dir):
+    """A run retrained with --force to the same step but other weights: eval and profile redo their work."""
+    from harness.checkpoint import final_checkpoint, sidecar_sha256
+    from harness.evaluate import run_eval
+    from harness.paths import run_dir
+    from harness.profile import run_profile
+    from harness.train import TrainConfig, train
+
+    def evaluate():
+        logs = []
+        run_eval("tiny", "relu", suites=["syn_choice"], limit=4, progress=False, log=logs.append)
+        return logs, read_result(result_path("tiny", "relu", 0, "syn_choice"))
+
+    train(TrainConfig.create("tiny", "relu", steps=8), progress=False)
+    sha1 = sidecar_sha256(final_checkpoint(run_dir("tiny", "relu", 0)))
+    logs, res = evaluate()
+    assert res["run"]["checkpoint_sha256"] == sha1 and any("generating" in x for x in logs)
+    prof = run_profile("tiny", "relu", widths=[])
+    assert read_result(prof)["run"]["checkpoint_sha256"] == sha1
+    logs, _ = evaluate()
+    assert any("done already" in x for x in logs)
+
+    train(TrainConfig.create("tiny", "relu", steps=8, lr=1e-3), force=True, progress=False)
+    sha2 = sidecar_sha256(final_checkpoint(run_dir("tiny", "relu", 0)))
+    assert sha2 != sha1
+    logs, res = evaluate()
+    assert any("generating" in x for x in logs) and res["run"]["checkpoint_sha256"] == sha2
+    assert read_result(run_profile("tiny", "relu", widths=[]))["run"]["checkpoint_sha256"] == sha2

@@ -94,7 +94,9 @@ def fake_trainer(monkeypatch, tmp_path):
         return torch.randint(0, 256, (n_seqs, seq_len), generator=torch.Generator().manual_seed(seed))
 
     for name, attrs in {"harness.train": {"ensure_trained": ensure_trained},
-                        "harness.checkpoint": {"load_for_inference": load_for_inference},
+                        "harness.checkpoint": {"load_for_inference": load_for_inference,
+                                               "final_checkpoint": lambda run_dir: None,
+                                               "sidecar_sha256": lambda path: None},
                         "harness.data": {"validation_tokens": validation_tokens}}.items():
         monkeypatch.setitem(sys.modules, name, types.SimpleNamespace(**attrs))
     return calls
