@@ -29,7 +29,7 @@ import sys
 from models.registry import DEFAULT_VARIANTS, GRIDS, SCALES, get_variant
 
 # command → (module providing add_arguments/run, one-line help). Modules are imported when the parser
-# is built, so `--help` shows every flag; a command whose module does not exist yet says so.
+# is built, so `--help` shows every flag.
 COMMANDS = {
     "data": ("harness.data", "build / describe the training corpus"),
     "train": ("harness.train", "train a variant (single process or under torchrun)"),
@@ -53,10 +53,8 @@ def _variant_info(name: str) -> dict:
 
 
 def _suites() -> dict:
-    try:
-        from suites import SUITES
-    except ImportError:  # suites arrive with the evaluation issue
-        return {}
+    from suites import SUITES
+
     return {name: getattr(s, "description", "") for name, s in SUITES.items()}
 
 
@@ -86,12 +84,6 @@ def cmd_ls(args) -> int:
     return 0
 
 
-def _missing(name: str):
-    def run(args):
-        raise RuntimeError(f"'{name}' is not available yet in this version of the harness")
-    return run
-
-
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m harness", description="Activation-sparsity harness.",
                                  epilog="Run 'python -m harness COMMAND --help' for a command's flags.")
@@ -104,14 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ls)
 
     for name, (module, help_) in COMMANDS.items():
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name != module:  # a real missing dependency inside the module: don't hide it
-                raise
-            p = sub.add_parser(name, help=f"{help_} (not available yet)")
-            p.set_defaults(func=_missing(name), missing=True)
-            continue
+        mod = importlib.import_module(module)
         p = sub.add_parser(name, help=help_, description=(mod.__doc__ or help_).strip().split("\n\n")[0],
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         mod.add_arguments(p)
@@ -133,9 +118,7 @@ def _one_line(e: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
-    args, extra = ap.parse_known_args(argv)
-    if extra and not getattr(args, "missing", False):
-        ap.error(f"unrecognized arguments: {' '.join(extra)}")
+    args = ap.parse_args(argv)
     try:
         return args.func(args) or 0
     except (ValueError, FileNotFoundError, RuntimeError, OSError) as e:

@@ -317,13 +317,10 @@ def _evaluate(scale, variant, seed, suites, instances, limit, force, eval_act, r
             continue
         paths.append(run_suite(suite, ctx, run_info, limit=limit, force=force, rescore=rescore, path=path, log=log))
     if profile and suites is None and eval_act is None:
-        try:
-            from harness.profile import run_profile
-        except ImportError:
-            log("  profile: harness.profile is not available yet; skipped")
-        else:
-            log("  profile: sparsity and dense/sparse decode speed")
-            paths.append(run_profile(scale, variant.name, seed=seed, force=force))
+        from harness.profile import run_profile
+
+        log("  profile: sparsity and dense/sparse decode speed")
+        paths.append(run_profile(scale, variant.name, seed=seed, force=force))
     return paths
 
 

@@ -193,15 +193,12 @@ def bench_vs_hf(scale: str = "small", model: str = "silu", *, batch_size: int = 
     if threads:
         torch.set_num_threads(threads)
     weights = "random"
-    try:  # the trained run's weights when there are some
-        from harness.checkpoint import final_checkpoint, load_for_inference
-        from harness.paths import run_dir
+    from harness.checkpoint import final_checkpoint, load_for_inference
+    from harness.paths import run_dir
 
-        if final_checkpoint(run_dir(scale, model, seed)) is not None:
-            ours, _ = load_for_inference(run_dir(scale, model, seed))
-            weights = "checkpoint"
-    except ImportError:
-        pass
+    if final_checkpoint(run_dir(scale, model, seed)) is not None:  # the trained run's weights if there are some
+        ours, _ = load_for_inference(run_dir(scale, model, seed))
+        weights = "checkpoint"
     if weights == "random":
         ours = build_model(scale, model, seed=seed, act=_gv(model).inference_act)
         with torch.no_grad():  # N(0, 0.02) init gives near-tied logits: greedy outputs would then differ

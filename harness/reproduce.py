@@ -87,14 +87,9 @@ def _complete(scale: str, model: str, seed: int, suite: str) -> bool:
 
 
 def _stage(name: str):
-    """harness.train / evaluate / profile / checkpoint, imported when first needed (they load torch)."""
-    try:
-        return importlib.import_module(f"harness.{name}")
-    except ModuleNotFoundError as e:
-        if e.name != f"harness.{name}":
-            raise
-        hint = " (pass --no-profile to skip profiling)" if name == "profile" else ""
-        raise RuntimeError(f"harness.{name} is not available in this version of the harness{hint}") from None
+    """harness.train / evaluate / profile / checkpoint / diversity, imported when first needed (they load
+    torch: ``--dry-run`` and ``--help`` stay fast)."""
+    return importlib.import_module(f"harness.{name}")
 
 
 def has_checkpoint(scale: str, model: str, seed: int) -> bool:
@@ -118,7 +113,7 @@ def run_one(scale: str, model: str, seed: int, *, steps=None, suites=None, profi
         train = _stage("train")
         rd = train.ensure_trained(scale, model, seed=seed, steps=steps)  # resumes a killed run
         done["trained"] = not had_checkpoint
-        if not _complete(scale, model, seed, "train") and hasattr(train, "write_train_result"):
+        if not _complete(scale, model, seed, "train"):
             train.write_train_result(rd)  # finished earlier but its result was lost: rebuild it from the run
     _stage("evaluate").run_eval(scale, model, seed=seed, suites=suites)  # skips complete suite results
     if profile and not is_profiled(scale, model, seed):
@@ -163,9 +158,6 @@ def run(args) -> int:
         if diversity:
             print(f"  then the diversity study of {DIVERSITY_MODEL} seed {DIVERSITY_SEED} (settings done are skipped)")
         return 0
-    for stage in ("train", "evaluate") + (() if args.no_profile else ("profile",)) + \
-            (("diversity",) if diversity else ()):
-        _stage(stage)  # fail now, not after the first hour of training
     t0 = time.perf_counter()
     counts = {"trained": 0, "profiled": 0}
     for m, s in tqdm(todo, desc="reproduce", unit="run"):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from harness import badinput, hostile, selfcheck
+from harness import badinput, crashsafety, hostile, selfcheck
 from harness.__main__ import main
 
 
@@ -14,7 +14,7 @@ def test_selfcheck_runs_its_parts_and_reports_counts(out_dir, monkeypatch, capsy
     keep = {"control: right answer", "infinite loop", "posix.system('rm -rf decoy')", "os._exit(0) before the tests"}
     monkeypatch.setattr(hostile, "CASES", [c for c in hostile.CASES if c.name in keep])
     monkeypatch.setattr(badinput, "CASES", [c for c in badinput.CASES if c.name in ("unknown model", "--limit 0")])
-    monkeypatch.setattr(selfcheck, "_crash_checks", lambda d, quick, log: ([{"name": "k", "ok": True, "detail": ""}], None))
+    monkeypatch.setattr(crashsafety, "run_checks", lambda d, quick, log: [{"name": "k", "ok": True, "detail": ""}])
     assert main(["selfcheck", "--quick"]) == 0
     out = capsys.readouterr().out
     assert "hostile programs: 3 tried, 3 contained\ncrash points: 1 tried, 1 recovered\nbad inputs: 2 tried, 2 handled\n" in out
@@ -25,20 +25,19 @@ def test_selfcheck_runs_its_parts_and_reports_counts(out_dir, monkeypatch, capsy
     assert "control: right answer" not in rows  # controls are not hostile programs (unless they fail)
 
 
-@pytest.mark.parametrize("broken", ["hostile", "crash", "bad", "crash-missing"])
+@pytest.mark.parametrize("broken", ["hostile", "crash", "bad", "crash-empty"])
 def test_selfcheck_exits_1_unless_everything_holds(broken, out_dir, monkeypatch, capsys):
     def rows(part):
         return [{"name": "a", "hostile": True, "ok": True}, {"name": "b", "hostile": True, "ok": broken != part}]
 
     monkeypatch.setattr(hostile, "run", lambda d, log: rows("hostile"))
     monkeypatch.setattr(badinput, "run", lambda d, log: rows("bad"))
-    monkeypatch.setattr(selfcheck, "_crash_checks", lambda d, quick, log: (
-        ([], "crash safety: not available (test)") if broken == "crash-missing" else (rows("crash"), None)))
+    monkeypatch.setattr(crashsafety, "run_checks", lambda d, quick, log: [] if broken == "crash-empty" else rows("crash"))
     assert main(["selfcheck", "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert not report["ok"]
-    if broken == "crash-missing":
-        assert "crash safety: not available (test)" in report["summary"]
+    if broken == "crash-empty":  # a part that tried nothing has not shown anything
+        assert "crash points: 0 tried, 0 recovered" in report["summary"]
     else:
         label, verb = selfcheck.PARTS[broken]
         assert f"{label}: 2 tried, 1 {verb}" in report["summary"]
