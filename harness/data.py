@@ -373,9 +373,8 @@ class Corpus:
             f = self.files[s]
             toks = f.tokens
             starts = None
-            bos = self.tokenizer.bos_id  # documents start with BOS (an imported tokenizer may have none)
-            if bos is not None and len(toks) / max(1, f.meta["n_docs"]) < length:
-                starts = np.flatnonzero(np.asarray(toks) == bos)
+            if len(toks) / max(1, f.meta["n_docs"]) < length:  # documents start with the tokenizer's BOS
+                starts = np.flatnonzero(np.asarray(toks) == self.tokenizer.bos_id)
                 starts = starts[starts <= len(toks) - length]
                 if len(starts) == 0:
                     starts = None

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import json
 import os
 import pathlib
 import re
@@ -53,16 +52,10 @@ import time
 from dataclasses import dataclass
 
 from harness import diversity_metrics as dm
-from harness.paths import atomic_write_text, results_dir
-from harness.results import (
-    make_result,
-    metric,
-    now_iso,
-    provenance,
-    read_result,
-    same_checkpoint,
-    write_result,
-)
+from harness.evaluate import cpu_provenance, read_samples, samples_path, write_samples
+from harness.paths import results_dir
+from harness.results import make_result, metric, now_iso, read_result, same_checkpoint, write_result
+from suites.lm_tasks import mean_stderr
 
 VERSION = "1"
 METHODS = ("greedy", "stocha", "temperature", "top_p", "stocha_temp")
@@ -203,8 +196,10 @@ def make_job(name: str, n_prompts: int) -> Job:
 # ---- generation ---------------------------------------------------------------------------------------
 
 def sample(model, prompts: list[str], setting: Setting, *, k: int, seed: int, eval_act: str | None,
-           stop: list[str], max_new_tokens: int, batch_size: int, progress: bool = False) -> list[list[str]]:
-    """k samples per prompt → ``[prompt][sample]``. Greedy settings decode once (deterministic)."""
+           stop: list[str], max_new_tokens: int, batch_size: int, progress: bool = False,
+           tokenizer=None) -> list[list[str]]:
+    """k samples per prompt → ``[prompt][sample]``. Greedy settings decode once (deterministic).
+    ``tokenizer``: the run's (a fine-tuned Hugging Face checkpoint has its own); None: the byte tokenizer."""
     from harness.generate import generate
 
     passes = 1 if setting.method == "greedy" else k
@@ -213,7 +208,7 @@ def sample(model, prompts: list[str], setting: Setting, *, k: int, seed: int, ev
         s = sample_seed(seed, j)
         outs.append(generate(model, prompts, max_new_tokens=max_new_tokens, temperature=setting.temperature,
                              top_p=setting.top_p, stop=stop, batch_size=batch_size, seed=s, eval_act=eval_act,
-                             act_seed=s, progress=progress))
+                             act_seed=s, progress=progress, tokenizer=tokenizer))
     if passes == 1:
         outs = outs * k
     return [[outs[j][i] for j in range(k)] for i in range(len(prompts))]
@@ -337,10 +332,10 @@ def _common_metrics(by_prompt: list[list[str]], extra: dict) -> list[dict]:
     n = len(by_prompt)
     out = []
     for ng in DISTINCT_NS:
-        m, se = dm.mean_stderr([dm.distinct_n(s, ng) for s in by_prompt])
+        m, se = mean_stderr([dm.distinct_n(s, ng) for s in by_prompt])
         out.append(metric(f"distinct_{ng}", m, stderr=se, n=n, n_total=n, group="diversity", **extra))
     for name, fn in (("unique_fraction", dm.unique_fraction), ("edit_distance", dm.pairwise_edit_distance)):
-        m, se = dm.mean_stderr([fn(s) for s in by_prompt])
+        m, se = mean_stderr([fn(s) for s in by_prompt])
         out.append(metric(name, m, stderr=se, n=n, n_total=n, group="diversity", **extra))
     return out
 
@@ -359,7 +354,7 @@ def score_code(job: Job, records: list[dict], k: int, executor: Executor, extra:
     for kk in dict.fromkeys((1, k)):
         value, se = pass_at_k(passed, kk)
         metrics.append(metric(f"pass@{kk}", value, stderr=se, n=n, n_total=n, k=kk, group="quality", **extra))
-    fd, se = dm.mean_stderr([len({r["behaviour"] for r in rs}) for rs in per_task.values()])
+    fd, se = mean_stderr([len({r["behaviour"] for r in rs}) for rs in per_task.values()])
     metrics.append(metric("functional_diversity", fd, stderr=se, n=n, n_total=n, group="diversity",
                           unit="distinct behaviours among k", **extra))
     metrics += _common_metrics([[r["completion"] for r in rs] for rs in per_task.values()], extra)
@@ -388,7 +383,7 @@ def score_reasoning(job: Job, records: list[dict], k: int, extra: dict) -> tuple
     }
     metrics = []
     for name, vals in rows.items():
-        m, se = dm.mean_stderr(vals)
+        m, se = mean_stderr(vals)
         kw = {"k": k} if "@" in name else {}
         metrics.append(metric(name, m, stderr=se, n=n, n_total=n, group="quality", **kw, **extra))
     metrics += _common_metrics([[r["completion"] for r in rs] for rs in per_task.values()], extra)
@@ -399,25 +394,6 @@ def score_reasoning(job: Job, records: list[dict], k: int, extra: dict) -> tuple
 
 def result_path(scale: str, model: str, seed: int, suite: str, setting: Setting) -> pathlib.Path:
     return results_dir(scale, model, seed) / "diversity" / f"{suite}.{setting.method}.{setting.tag}.json"
-
-
-def samples_path(path: pathlib.Path) -> pathlib.Path:
-    return path.with_name(path.name[:-len(".json")] + ".samples.jsonl")
-
-
-def read_samples(path: pathlib.Path) -> tuple[dict | None, list[dict]]:
-    if not path.exists():
-        return None, []
-    with open(path, encoding="utf-8") as f:
-        lines = [json.loads(line) for line in f if line.strip()]
-    if not lines or "_meta" not in lines[0]:
-        return None, []
-    return lines[0]["_meta"], lines[1:]
-
-
-def write_samples(path: pathlib.Path, meta: dict, records: list[dict]) -> None:
-    atomic_write_text(path, json.dumps({"_meta": meta}) + "\n"
-                      + "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
 
 
 def is_done(path: pathlib.Path, params: dict, step, sha256: str | None = None) -> bool:
@@ -446,12 +422,12 @@ def run_diversity(scale: str, model: str, seed: int = 0, *, suites=DEFAULT_SUITE
     """
     from tqdm import tqdm
 
-    from models.registry import get_scale, get_variant
+    from models.registry import check_scale, get_variant
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     variant = get_variant(model)
-    get_scale(scale)
+    check_scale(scale)  # a registry scale, or hf-NAME (a fine-tuned Hugging Face checkpoint)
     if k < 1:
         raise ValueError(f"--k must be >= 1, got {k}")
     if n_prompts is None:
@@ -513,18 +489,24 @@ def run_diversity(scale: str, model: str, seed: int = 0, *, suites=DEFAULT_SUITE
         sp = samples_path(path)
         meta = {"params": params, "seed": seed, "eval_act": act or base_act, "checkpoint": info.get("checkpoint"),
                 "checkpoint_sha256": info.get("sha256"), "step": step}
-        old_meta, records = read_samples(sp)
+        old_meta, records, damage = read_samples(sp)
         if rescore:
             if old_meta is None:
                 raise FileNotFoundError(f"--rescore: no samples file {sp}")
+            if damage:
+                raise RuntimeError(f"--rescore: samples file {sp} is damaged ({damage}); it was left untouched: "
+                                   f"run without --rescore to generate it again")
             drawn = {x: old_meta["params"].get(x) for x in ("k", "n_prompts")}
             if drawn != {"k": k, "n_prompts": len(job.prompts)}:
                 raise ValueError(f"--rescore: {sp.name} holds k = {drawn['k']} samples of {drawn['n_prompts']} "
                                  "prompts; pass the same --k and --prompts")
             meta = old_meta
-        elif force or old_meta != meta:
+        elif force or old_meta != meta or damage:
+            if damage and not force:  # the samples are a pure function of meta: generating them again is exact
+                log(f"  {sp.name} is damaged ({damage}); generating this setting again")
             outs = sample(get_model(), job.prompts, setting, k=k, seed=seed, eval_act=act, stop=job.stop,
-                          max_new_tokens=job.max_new_tokens, batch_size=batch_size, progress=progress)
+                          max_new_tokens=job.max_new_tokens, batch_size=batch_size, progress=progress,
+                          tokenizer=info.get("tok"))
             records = [{"task_id": item["task_id"], "sample": j, "completion": o}
                        for item, row in zip(job.items, outs) for j, o in enumerate(row)]
             write_samples(sp, meta, records)  # generations first: scoring can be redone from them
@@ -546,15 +528,9 @@ def run_diversity(scale: str, model: str, seed: int = 0, *, suites=DEFAULT_SUITE
             suite_info["execution"] = "generated code ran only in a sandbox (harness.sandbox): separate process, " \
                                       "time/memory limits, temp dir"
         res = make_result("diversity", run=run_info, suite=suite_info, metrics=metrics, samples=sp.name,
-                          provenance=_provenance(started, time.perf_counter() - t0))
+                          provenance=cpu_provenance(started, time.perf_counter() - t0))
         paths.append(write_result(res, path))
     return paths
-
-
-def _provenance(started: str, wall: float) -> dict:
-    import torch
-
-    return provenance(device="cpu", threads=torch.get_num_threads(), dtype="fp32", started_at=started, wall_s=wall)
 
 
 # ---- summary ------------------------------------------------------------------------------------------

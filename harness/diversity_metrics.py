@@ -27,7 +27,6 @@ Every measure takes the k samples of ONE prompt; the study averages them over pr
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -127,11 +126,6 @@ def token_f1(prediction: str, gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def best_f1(samples: Sequence[str], gold: str) -> float:
-    """Best-of-k F1: the F1 of the sample closest to the gold text."""
-    return max((token_f1(s, gold) for s in samples), default=0.0)
-
-
 def _gsm8k_rules():
     # The suites' own lm-eval filter and metric settings: one definition of the protocol.
     from suites.lm_tasks import GSM8K_FILTER, GSM8K_METRIC
@@ -167,15 +161,3 @@ def majority(answers: Sequence[str | None]) -> str | None:
     counts = Counter(valid)
     top = max(counts.values())
     return next(a for a in valid if counts[a] == top)
-
-
-def mean_stderr(values: Sequence[float]) -> tuple[float | None, float | None]:
-    """Mean and standard error of the mean (None for no values; stderr None for one value)."""
-    n = len(values)
-    if n == 0:
-        return None, None
-    m = sum(values) / n
-    if n == 1:
-        return m, None
-    var = sum((v - m) ** 2 for v in values) / (n - 1)
-    return m, math.sqrt(var / n)

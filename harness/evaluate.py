@@ -82,7 +82,7 @@ def _act_tag(eval_act: str | None) -> str:
     return "" if eval_act is None else ".act-" + re.sub(r"[^A-Za-z0-9.=-]+", "_", eval_act)
 
 
-def _read_samples(path: pathlib.Path) -> tuple[dict | None, list[dict], str | None]:
+def read_samples(path: pathlib.Path) -> tuple[dict | None, list[dict], str | None]:
     """(header meta, the records, what is damaged or None). Reading stops at the first line that is not a
     JSON object (a file cut mid-line by a crash, a full disk or a copy); the records before it are kept."""
     if not path.exists():
@@ -106,7 +106,7 @@ def _read_samples(path: pathlib.Path) -> tuple[dict | None, list[dict], str | No
     return meta, records, None
 
 
-def _samples_path(path: pathlib.Path) -> pathlib.Path:
+def samples_path(path: pathlib.Path) -> pathlib.Path:
     return path.with_name(path.name[:-len(".json")] + ".samples.jsonl")
 
 
@@ -116,7 +116,7 @@ def _same_generations(old: list[dict], new: list[dict]) -> bool:
     return len(old) <= len(new) and all({k: o.get(k) for k in n} == n for o, n in zip(old, new))
 
 
-def _write_samples(path: pathlib.Path, meta: dict, records: list[dict]):
+def write_samples(path: pathlib.Path, meta: dict, records: list[dict]):
     text = json.dumps({"_meta": meta}) + "\n" + "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
     atomic_write_text(path, text)
 
@@ -136,7 +136,7 @@ def run_suite(suite, ctx, run_info: dict, *, limit: int | None, force: bool = Fa
 
     t0, started = time.perf_counter(), now_iso()
     params = {**suite.params, "limit": limit}
-    samples_path = _samples_path(path)
+    spath = samples_path(path)
     suite_info = {"name": suite.name, "version": suite.version, "backend": suite.backend, "params": params,
                   "description": suite.description}
     if "sandbox" in suite.backend or suite.backend == "evalplus":
@@ -146,8 +146,8 @@ def run_suite(suite, ctx, run_info: dict, *, limit: int | None, force: bool = Fa
     def result(status, metrics, reason=None, dataset=None):
         suite_info["dataset"] = dataset or {"name": None, "sha256": None}
         res = make_result("eval", run=run_info, suite=suite_info, metrics=metrics, status=status, skip_reason=reason,
-                          samples=samples_path.name if status == "ok" else None,
-                          provenance=_provenance(started, time.perf_counter() - t0))
+                          samples=spath.name if status == "ok" else None,
+                          provenance=cpu_provenance(started, time.perf_counter() - t0))
         return write_result(res, path)
 
     reason = suite.unavailable()
@@ -157,22 +157,22 @@ def run_suite(suite, ctx, run_info: dict, *, limit: int | None, force: bool = Fa
     meta = {"suite": suite.name, "version": suite.version, "params": params, "eval_act": run_info["eval_act"],
             "checkpoint": run_info.get("checkpoint"), "checkpoint_sha256": run_info.get("checkpoint_sha256"),
             "step": run_info.get("step"), "seed": run_info["seed"]}
-    old_meta, records, damage = _read_samples(samples_path)
+    old_meta, records, damage = read_samples(spath)
     intact = records if damage and old_meta == meta and not force else []
     if rescore:
         if old_meta is None:
-            raise FileNotFoundError(f"--rescore: no samples file {samples_path}")
+            raise FileNotFoundError(f"--rescore: no samples file {spath}")
         if damage:
-            raise RuntimeError(f"--rescore: samples file {samples_path} is damaged ({damage}); it was left "
+            raise RuntimeError(f"--rescore: samples file {spath} is damaged ({damage}); it was left "
                                f"untouched: run without --rescore to regenerate what is missing")
-        log(f"  {suite.name}: re-scoring {len(records)} samples from {samples_path.name}")
+        log(f"  {suite.name}: re-scoring {len(records)} samples from {spath.name}")
     elif force or old_meta != meta or damage:
         # The journal is the run's, whatever --limit: a chunk is keyed by its own inputs (harness.journal).
         jmeta = {**meta, "params": dict(suite.params)}
-        journal = ChunkJournal(samples_path.with_name(samples_path.name.replace(".samples.jsonl", ".chunks.jsonl")),
+        journal = ChunkJournal(spath.with_name(spath.name.replace(".samples.jsonl", ".chunks.jsonl")),
                                jmeta, fresh=force, log=log)
         if damage:
-            log(f"  {suite.name}: {samples_path} is damaged ({damage}); "
+            log(f"  {suite.name}: {spath} is damaged ({damage}); "
                 + (f"its {len(records)} intact records are kept; rebuilding it from {journal.path.name}, "
                    f"generating only the chunks missing there" if old_meta == meta and not force
                    else "it was written for another run or settings (or --force): generating it again"))
@@ -190,14 +190,14 @@ def run_suite(suite, ctx, run_info: dict, *, limit: int | None, force: bool = Fa
             log(f"  {suite.name}: {journal.reused} chunk(s) taken from {journal.path.name}, "
                 f"{journal.generated} generated")
         if intact and not _same_generations(intact, records):
-            raise RuntimeError(f"samples file {samples_path} is damaged ({damage}) and its {len(intact)} intact "
+            raise RuntimeError(f"samples file {spath} is damaged ({damage}) and its {len(intact)} intact "
                                f"records differ from a fresh generation; it was left untouched: move it away "
                                f"or pass --force")
-        _write_samples(samples_path, meta, records)  # generations first: scoring can be redone from them
+        write_samples(spath, meta, records)  # generations first: scoring can be redone from them
     else:
-        log(f"  {suite.name}: reusing {len(records)} samples from {samples_path.name}")
+        log(f"  {suite.name}: reusing {len(records)} samples from {spath.name}")
     metrics, scored = suite.score(records, ctx)
-    _write_samples(samples_path, old_meta if rescore else meta, scored)
+    write_samples(spath, old_meta if rescore else meta, scored)
     out = result("ok", metrics, dataset=suite.dataset())
     head = next((m for m in metrics if m["name"] in HEADLINE), metrics[0] if metrics else None)
     if head:
@@ -206,7 +206,7 @@ def run_suite(suite, ctx, run_info: dict, *, limit: int | None, force: bool = Fa
     return out
 
 
-def _provenance(started: str, wall: float) -> dict:
+def cpu_provenance(started: str, wall: float) -> dict:
     import torch
 
     return provenance(device="cpu", threads=torch.get_num_threads(), dtype="fp32", started_at=started, wall_s=wall)
@@ -311,7 +311,7 @@ def _evaluate(scale, variant, seed, suites, instances, limit, force, eval_act, r
     for suite in instances:
         path = results_dir(scale, variant.name, seed) / f"{suite.name}{_act_tag(eval_act)}.json"
         if not (force or rescore) and _is_done(path, suite, limit, act, info.get("step"), info.get("sha256")) \
-                and not _read_samples(_samples_path(path))[2]:  # a damaged samples file is rebuilt
+                and not read_samples(samples_path(path))[2]:  # a damaged samples file is rebuilt
             log(f"  {suite.name}: done already ({path.name}); --force redoes it")
             paths.append(path)
             continue

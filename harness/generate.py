@@ -33,8 +33,6 @@ from collections.abc import Sequence
 
 import torch
 
-# to_hf_llama lives in harness.hf beside the reverse conversion; imported here for bench_vs_hf (and callers).
-from harness.hf import to_hf_llama
 from harness.tokenizer import ByteTokenizer
 from models.activations import ActSpec
 
@@ -206,6 +204,8 @@ def bench_vs_hf(scale: str = "small", model: str = "silu", *, batch_size: int = 
                 if p.dim() > 1:
                     p.mul_(8.0)
     ours.eval()
+    from harness.hf import to_hf_llama
+
     hf = to_hf_llama(ours)
     g = torch.Generator().manual_seed(seed)
     prompts = torch.randint(0, 256, (batch_size, prompt_len), generator=g)

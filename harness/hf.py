@@ -26,7 +26,7 @@ import pathlib
 
 import torch
 
-from models.llama import ModelConfig, Transformer, rope_tables
+from models.llama import ModelConfig, Transformer
 
 # HF hidden_act → our activation name (HF's "gelu" is the exact erf form, like ours).
 _ACTS = {"silu": "silu", "swish": "silu", "relu": "relu", "gelu": "gelu"}
@@ -193,9 +193,7 @@ def from_hf_llama(hf, *, seed: int = 0, max_seq_len: int | None = None) -> Trans
     model.load_state_dict(sd, assign=True)
     if cfg.tie_embeddings:  # assign=True replaced both tensors: share them again
         model.output.weight = model.tok_embeddings.weight
-    # The RoPE tables are buffers outside the state dict: built on the meta device above, so again here.
-    model.rope_cos, model.rope_sin = rope_tables(cfg.head_dim, cfg.max_seq_len, cfg.rope_theta,
-                                                 scaling=cfg.rope_scaling)
+    model.init_rope()  # built on the meta device above
     return model.eval()
 
 

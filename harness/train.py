@@ -373,15 +373,12 @@ def _build(cfg: TrainConfig, variant, act, env: dist.DistEnv, fsdp: bool):
     if fsdp and sc.name in dist.FSDP_SCALES:
         # The paper's sizes: shapes on the meta device, shard, then materialise each shard on its GPU
         # (no rank ever holds the whole model; the init draws differ from an unsharded init's).
-        from models.llama import rope_tables
-
         model = build_model(sc, variant, seed=cfg.seed, device="meta", act=act)
         model = dist.wrap(model, env, fsdp=True)
         model.to_empty(device=env.device)
         torch.manual_seed(cfg.seed)
         model.reset_parameters()
-        mc = model.cfg
-        model.rope_cos, model.rope_sin = rope_tables(mc.head_dim, mc.max_seq_len, mc.rope_theta, env.device)
+        model.init_rope(env.device)
         return model, model
     raw = build_model(sc, variant, seed=cfg.seed, act=act).to(env.device)
     wrapped = dist.wrap(raw, env, fsdp=fsdp)  # FSDP shards the initialised model in place

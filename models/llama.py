@@ -229,10 +229,17 @@ class Transformer(nn.Module):
         self.output = nn.Linear(cfg.dim, cfg.vocab_size, bias=False)
         if cfg.tie_embeddings:
             self.output.weight = self.tok_embeddings.weight
-        cos, sin = rope_tables(cfg.head_dim, cfg.max_seq_len, cfg.rope_theta, scaling=cfg.rope_scaling)
-        self.register_buffer("rope_cos", cos, persistent=False)
-        self.register_buffer("rope_sin", sin, persistent=False)
+        self.register_buffer("rope_cos", torch.empty(0), persistent=False)
+        self.register_buffer("rope_sin", torch.empty(0), persistent=False)
+        self.init_rope()
         self.reset_parameters()
+
+    def init_rope(self, device=None):
+        """(Re)build the RoPE tables, which are buffers outside the state dict: a model built on the meta
+        device (FSDP materialisation, Hugging Face import) needs them computed again on its real device."""
+        cfg = self.cfg
+        self.rope_cos, self.rope_sin = rope_tables(cfg.head_dim, cfg.max_seq_len, cfg.rope_theta, device,
+                                                   scaling=cfg.rope_scaling)
 
     # ---- activation control -------------------------------------------------------------------
     @property

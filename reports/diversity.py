@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from reports.collect import Collection
-from reports.stats import mean_ci
+from reports.stats import mean_ci, pareto_front
 
 METHODS = ("greedy", "stocha", "temperature", "top_p", "stocha_temp")
 METHOD_LABELS = {"greedy": "greedy (recipe's activation)", "stocha": "stochastic activation, greedy",
@@ -60,6 +60,11 @@ def quality_names(kind: str, k: int) -> tuple[str, str]:
     return ("pass@1", f"pass@{k}") if kind == "code" else ("exact_match", f"any@{k}")
 
 
+def frontier_quality(kind: str) -> str:
+    """The quality the frontier is marked on: that of one sample (pass@1 or exact_match)."""
+    return quality_names(kind, 1)[0]
+
+
 def _order(g: pd.DataFrame, method: str) -> float:
     col = {"stocha": "act_p", "top_p": "top_p"}.get(method, "temperature")
     v = pd.to_numeric(g[col], errors="coerce").dropna() if col in g.columns else pd.Series(dtype=float)
@@ -92,21 +97,23 @@ def points(coll: Collection, scale: str) -> dict[tuple[str, str], list[Point]]:
                              half))
         pts.sort(key=lambda p: (METHODS.index(p.method) if p.method in METHODS else len(METHODS), p.order,
                                 p.setting))
-        kind = suite_kind(set(ms["metric"].astype(str)))
-        q1 = quality_names(kind, 1)[0]
-        mark_frontier(pts, q1)
+        mark_frontier(pts, frontier_quality(suite_kind(set(ms["metric"].astype(str)))))
         out[(model, suite)] = pts
     return out
 
 
 def mark_frontier(pts: list[Point], quality: str, diversity: str = DIVERSITY_X) -> None:
-    """Mark the points no other point beats on both diversity and quality (ties on both: all kept)."""
-    xy = [(p.values.get(diversity), p.values.get(quality)) for p in pts]
-    for p, (x, y) in zip(pts, xy):
-        if x is None or y is None or math.isnan(x) or math.isnan(y):
-            continue
-        p.frontier = not any(x2 is not None and y2 is not None and x2 >= x and y2 >= y and (x2 > x or y2 > y)
-                             for x2, y2 in xy)
+    """Mark the points on the Pareto front of (diversity, quality) (ties on both: all kept).
+
+    Points missing either value (absent or NaN) are left off the front and compete with nobody.
+    """
+    def xy(p: Point) -> tuple[float, float] | None:
+        x, y = p.values.get(diversity), p.values.get(quality)
+        return None if x is None or y is None or math.isnan(x) or math.isnan(y) else (x, y)
+
+    front = set(pareto_front([c for c in map(xy, pts) if c is not None]))
+    for p in pts:
+        p.frontier = xy(p) in front
 
 
 def k_of(pts: list[Point]) -> int:

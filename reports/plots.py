@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 from harness.paths import atomic_write_bytes
 from reports import diversity, specs
 from reports.collect import Collection, variants
-from reports.stats import mean_ci
+from reports.stats import mean_ci, pareto_front
 from reports.tables import columns_for
 
 PARETO_LABEL = "Pareto front"
@@ -41,18 +41,6 @@ def ideal_speedup(s):
     """Bytes-bound FFN speed-up at sparsity s: the gate is dense, W3 rows and W2 columns only where active."""
     s = np.asarray(s, dtype=float)
     return 3.0 / (1.0 + 2.0 * (1.0 - s))
-
-
-def pareto_front(points: list[tuple[float, float]], higher_is_better: bool = True) -> list[tuple]:
-    """Points not dominated in (x higher, y better), sorted by x; ties in x keep the best y only."""
-    sign = 1.0 if higher_is_better else -1.0
-    front = []
-    for x, y in points:
-        dominated = any((x2 >= x and sign * y2 >= sign * y) and (x2 > x or sign * y2 > sign * y)
-                        for x2, y2 in points)
-        if not dominated and (x, y) not in front:
-            front.append((x, y))
-    return sorted(front)
 
 
 def _colors(models: list[str]) -> dict[str, tuple]:
@@ -283,8 +271,11 @@ def quality_vs_diversity(coll: Collection, scale: str) -> Figure | None:
                 for p, x, y in zip(mp, xs, ys):
                     ax.annotate(p.setting, (x, y), xytext=(3, 3), textcoords="offset points", fontsize=6,
                                 color=color)
-            front = pareto_front([(p.values[x_name], p.values[y_name]) for p in pts
-                                  if x_name in p.values and y_name in p.values])
+            if y_name == diversity.frontier_quality(kind):  # the table's frontier: reuse its marks
+                front = sorted({(p.values[x_name], p.values[y_name]) for p in pts if p.frontier})
+            else:
+                front = pareto_front([(p.values[x_name], p.values[y_name]) for p in pts
+                                      if x_name in p.values and y_name in p.values])
             if len(front) >= 2:
                 ax.plot(*zip(*front), "--", color="0.5", lw=0.9, label=PARETO_LABEL, zorder=0)
             ax.set_xlabel("diversity: mean pairwise normalised edit distance")

@@ -5,6 +5,9 @@
     (2.0, 2.4841, 3)
 
 One seed gives no interval (``half`` is NaN): seed-to-seed variation cannot be estimated from one run.
+
+``pareto_front`` is the one dominance test of the reports: the sparsity-vs-quality figure draws it, and
+the diversity table marks its frontier settings by membership in it.
 """
 
 from __future__ import annotations
@@ -73,3 +76,23 @@ def overlap(a: CI, b: CI) -> bool:
     ah = 0.0 if math.isnan(a.half) else a.half
     bh = 0.0 if math.isnan(b.half) else b.half
     return a.mean - ah <= b.mean + bh and b.mean - bh <= a.mean + ah
+
+
+def pareto_front(points: list[tuple[float, float]], higher_is_better: bool = True) -> list[tuple]:
+    """Points not dominated in (x higher, y better), sorted by x; ties in x keep the best y only.
+
+    A point is dominated when another is at least as good on both axes and better on one, so equal
+    points are all kept (once each in the result). NaN compares false: a NaN point dominates nothing
+    and is dominated by nothing, so callers leave such points out.
+
+    >>> pareto_front([(0.0, 1.0), (1.0, 0.5), (0.5, 0.4), (1.0, 0.5)])
+    [(0.0, 1.0), (1.0, 0.5)]
+    """
+    sign = 1.0 if higher_is_better else -1.0
+    front = []
+    for x, y in points:
+        dominated = any((x2 >= x and sign * y2 >= sign * y) and (x2 > x or sign * y2 > sign * y)
+                        for x2, y2 in points)
+        if not dominated and (x, y) not in front:
+            front.append((x, y))
+    return sorted(front)

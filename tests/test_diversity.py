@@ -68,7 +68,6 @@ def test_token_f1_answers_and_majority():
     assert dm.token_f1("18 + 12 = 30", "18 + 12 = 31") == pytest.approx(2 / 3)  # P = R = 2/3
     assert dm.token_f1("18+12 = 30", "18+12 = <<18+12=30>>30") == pytest.approx(2 / 3)  # P 1, R 1/2
     assert dm.token_f1("", "") == 1.0 and dm.token_f1("x", "") == 0.0 and dm.token_f1("7", "8") == 0.0
-    assert dm.best_f1(["7", "18 12 30", "18"], "18 12 30") == 1.0
     assert dm.extract_answer(" 2+3 = <<2+3=5>>5\n#### 5") == "5"
     assert dm.extract_answer("#### 1,234.") == "1,234." and dm.extract_answer("no answer") is None
     assert dm.answers_match("1,234.", "20+1214 = <<20+1214=1234>>1234\n#### 1234")
@@ -285,3 +284,23 @@ def test_only_the_plain_check_counts_a_pass(monkeypatch):
     assert dv.probe_shows_failure(Outcome("failed", "SyntaxError: invalid syntax"))
     assert not dv.probe_shows_failure(Outcome("timeout", "killed after 5 s"))
     assert not dv.probe_shows_failure(Outcome("crashed", "signal 9"))
+
+
+def test_a_damaged_samples_file_is_generated_again_or_refused_by_rescore(out_dir, model, monkeypatch):
+    calls = []
+    real = dv.sample
+    monkeypatch.setattr(dv, "sample", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    kw = dict(suites=["syn_reason"], k=2, n_prompts=2, settings=SMALL[:1], progress=False, log=lambda *_: None,
+              loader=lambda: (model, {"step": 60, "checkpoint": "ckpt.pt", "sha256": "a" * 64}))
+    [path] = dv.run_diversity("tiny", MODEL, **kw)
+    sp = dv.samples_path(path)
+    whole = sp.read_bytes()
+    sp.write_bytes(whole[: len(whole) - 20])  # cut mid-line, as a kill or a full disk would
+    path.unlink()  # the result is missing too: the setting must be redone
+    with pytest.raises(RuntimeError, match="is damaged"):
+        dv.run_diversity("tiny", MODEL, **{**kw, "rescore": True})
+    assert sp.read_bytes() == whole[: len(whole) - 20]  # refused: left untouched
+    dv.run_diversity("tiny", MODEL, **kw)
+    assert len(calls) == 2 and read_result(path)["status"] == "ok"
+    assert [json.loads(x) for x in sp.read_text().splitlines()][1:] == \
+        [json.loads(x) for x in whole.decode().splitlines()][1:]  # the same samples (scored) again

@@ -89,7 +89,7 @@ def test_sampling_reproducible_and_top_p():
 
 def test_hf_llama_conversion_matches_logits(model):
     pytest.importorskip("transformers")
-    from harness.generate import to_hf_llama
+    from harness.hf import to_hf_llama
 
     hf = to_hf_llama(model)
     x = torch.randint(0, 256, (2, 20), generator=torch.Generator().manual_seed(0))

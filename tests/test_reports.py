@@ -13,7 +13,7 @@ from harness.results import make_result, metric, write_result
 from models.registry import GRIDS, get_variant
 from reports import claims, collect, plots, specs, tables
 from reports.collect import load
-from reports.stats import CI, mean_ci, overlap
+from reports.stats import CI, mean_ci, overlap, pareto_front
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 T975_2 = 4.302652729911275  # Student t quantile, 0.975, 2 degrees of freedom
@@ -283,8 +283,23 @@ def test_sparsity_vs_quality_figure(coll):
 
 def test_pareto_front_respects_direction():
     pts = [(0.0, 1.8), (72.0, 2.0), (88.0, 1.9), (91.0, 1.85)]
-    assert plots.pareto_front(pts, higher_is_better=False) == [(0.0, 1.8), (91.0, 1.85)]
-    assert plots.pareto_front([(1, 1), (1, 1), (0, 0)]) == [(1, 1)]
+    assert pareto_front(pts, higher_is_better=False) == [(0.0, 1.8), (91.0, 1.85)]
+    assert pareto_front([(1, 1), (1, 1), (0, 0)]) == [(1, 1)]
+    assert plots.pareto_front is pareto_front  # one dominance test, shared by the figures and the tables
+
+
+def test_mark_frontier_is_membership_in_the_pareto_front():
+    from reports.diversity import Point, mark_frontier
+
+    xy = {"a": (0.1, 0.5), "b": (0.1, 0.5), "c": (0.3, 0.4), "d": (0.2, 0.3), "e": (0.3, 0.2),
+          "nan": (math.nan, 0.9), "none": (0.9, None)}
+    pts = [Point("m", "s", "temperature", k, 0.0, 1,
+                 {n: v for n, v in zip(("edit_distance", "pass@1"), xy_) if v is not None}, {})
+           for k, xy_ in xy.items()]
+    mark_frontier(pts, "pass@1")
+    # a and b tie on both (both kept); d is beaten by c, e by c; nan and none compete with nobody
+    assert [p.setting for p in pts if p.frontier] == ["a", "b", "c"]
+    assert pareto_front([xy[k] for k in "abcde"]) == [(0.1, 0.5), (0.3, 0.4)]
 
 
 def test_loss_curve_figure_marks_switch(coll):
@@ -459,6 +474,8 @@ def test_diversity_table_and_frontier(tmp_path):
 
 
 def test_quality_vs_diversity_frontier_plot(tmp_path):
+    from reports import diversity
+
     coll = load(write_diversity_fixture(tmp_path / "res"))
     fig = plots.quality_vs_diversity(coll, SCALE)
     axes = fig.axes
@@ -475,6 +492,13 @@ def test_quality_vs_diversity_frontier_plot(tmp_path):
     assert _xy(temp.lines[0]) == pytest.approx([0.20, 0.28, 0.70, 0.10])
     front = [ln for ln in ax.get_lines() if ln.get_label() == plots.PARETO_LABEL][0]
     assert _xy(front) == pytest.approx([0.1, 0.32, 0.2, 0.28, 0.4, 0.2, 0.7, 0.1])
+    marked = sorted((p.values["edit_distance"], p.values["pass@1"])  # the table's ◆ settings, the same set
+                    for p in diversity.points(coll, SCALE)[(DIV_MODEL, "syn_code")] if p.frontier)
+    assert _xy(front) == pytest.approx([v for xy in marked for v in xy])
+    # pass@10 has its own front, not the pass@1 marks: T=1 alone (it ties p'=0.5 on pass@10 with more
+    # diversity), so no line is drawn there
+    assert pareto_front([(0.0, 0.3), (0.1, 0.4), (0.4, 0.5), (0.2, 0.45), (0.7, 0.5), (0.35, 0.48)]) == [(0.7, 0.5)]
+    assert not [ln for ln in axes[1].get_lines() if ln.get_label() == plots.PARETO_LABEL]
     assert {t.get_text() for t in ax.texts} == {"greedy", "p'=0.1", "p'=0.5", "T=0.4", "T=1", "top-p=0.9"}
     assert _xy(axes[1].containers[1].lines[0]) == pytest.approx([0.10, 0.40, 0.40, 0.50])  # pass@10 panel
 
