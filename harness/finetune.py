@@ -71,7 +71,7 @@ import torch
 
 from harness import checkpoint, data, dist, train
 from harness.paths import atomic_write_json, lock_path, run_dir, run_lock
-from harness.results import git_state, make_result, metric, now_iso, provenance, result_path, write_result
+from harness.results import git_state, metric, now_iso, result_path
 from harness.tokenizer import HF_TOKENIZER_DIR
 from models.registry import VALID_FORMS, Variant, get_variant, is_imported_scale
 
@@ -330,41 +330,26 @@ def write_finetune_result(rd: pathlib.Path) -> pathlib.Path:
     """The ``train`` result of a finished fine-tune: the curve (as a trained run's), and quality and sparsity
     before/after as metrics (``val_loss_before``, ``val_loss_before_infer``, ``ffn_sparsity_after``, ...)."""
     cfgd = json.loads((rd / "config.json").read_text())
-    side = json.loads((rd / "ckpt" / "final.json").read_text())
     after = json.loads((rd / "after.json").read_text())
-    before = cfgd["before"]
-    recs = train._read_metrics(rd / "metrics.jsonl")
-    tc, last = cfgd["train_config"], recs[-1]
-    curve = [{k: r[k] for k in ("step", "loss", "val_loss", "val_loss_infer", "lr", "phase", "act", "tokens")
-              if k in r} for r in recs]
-    variant = cfgd["variant"]
+    before, tc = cfgd["before"], cfgd["train_config"]
     n = before["val_tokens"]
     low = {"higher_is_better": False, "n": n}
-    metrics = [metric("train_loss", last["loss"], higher_is_better=False),
-               metric("val_loss", after["val_loss_infer"], act=after["inference_act"], **low),
-               metric("val_bpb", after["val_bpb_infer"], act=after["inference_act"], **low),
-               metric("val_loss_before", before["val_loss"], act=before["act"], **low),
-               metric("val_bpb_before", before["val_bpb"], act=before["act"], **low),
-               metric("val_loss_before_infer", before["val_loss_infer"], act=before["inference_act"], **low),
-               metric("val_bpb_before_infer", before["val_bpb_infer"], act=before["inference_act"], **low),
-               metric("ffn_sparsity_before", before["sparsity_infer"], act=before["inference_act"], n=n),
-               metric("ffn_sparsity_after", after["sparsity_infer"], act=after["inference_act"], n=n),
-               metric("tokens", last["tokens"]), metric("wall_s", last["wall_s"], higher_is_better=False)]
-    result = make_result(
-        "train",
-        run={"scale": tc["scale"], "model": variant["name"], "seed": tc["seed"], "step": side["step"],
-             "checkpoint": str(rd / "ckpt" / "final.pt"), "variant": variant, "eval_act": variant["inference_act"]},
-        suite={"name": "train", "version": "1", "backend": "sparsebench-finetune",
-               "dataset": {"name": "corpus:" + ",".join(f"{k}={v:g}" for k, v in tc["data"]["mix"].items()),
-                           "sha256": cfgd["corpus"]["digest"]},
-               "params": tc},
-        metrics=metrics,
-        provenance=provenance(device=cfgd["device"], threads=cfgd["threads"], dtype=cfgd["dtype"],
-                              started_at=cfgd["started_at"], wall_s=last["wall_s"], world_size=1),
-        curve=curve, switch_step=cfgd["switch_step"], num_params=cfgd["num_params"],
-        source=cfgd["source"]["path"], finetune={"recipe": tc["recipe"], "schedule": cfgd["schedule"],
-                                                 "before": before, "after": after})
-    return write_result(result, result_path(tc["scale"], variant["name"], tc["seed"], "train"))
+
+    def metrics(last):
+        return [metric("train_loss", last["loss"], higher_is_better=False),
+                metric("val_loss", after["val_loss_infer"], act=after["inference_act"], **low),
+                metric("val_bpb", after["val_bpb_infer"], act=after["inference_act"], **low),
+                metric("val_loss_before", before["val_loss"], act=before["act"], **low),
+                metric("val_bpb_before", before["val_bpb"], act=before["act"], **low),
+                metric("val_loss_before_infer", before["val_loss_infer"], act=before["inference_act"], **low),
+                metric("val_bpb_before_infer", before["val_bpb_infer"], act=before["inference_act"], **low),
+                metric("ffn_sparsity_before", before["sparsity_infer"], act=before["inference_act"], n=n),
+                metric("ffn_sparsity_after", after["sparsity_infer"], act=after["inference_act"], n=n),
+                metric("tokens", last["tokens"]), metric("wall_s", last["wall_s"], higher_is_better=False)]
+
+    return train.write_train_result(rd, metrics, backend="sparsebench-finetune", source=cfgd["source"]["path"],
+                                    finetune={"recipe": tc["recipe"], "schedule": cfgd["schedule"],
+                                              "before": before, "after": after})
 
 
 # ---- CLI -------------------------------------------------------------------------------------------
