@@ -60,7 +60,10 @@ def build_and_load(src: pathlib.Path, name: str, cflags=CFLAGS, build: bool = Tr
     if kernels_disabled():
         return None, f"disabled by {ENV_SWITCH}=0"
     cxx = os.environ.get("CXX", "g++")
-    tag = hashlib.sha256(src.read_bytes() + " ".join([cxx, *cflags]).encode() + cpu_tag().encode())
+    # The headers beside the source (models/thread_pool.h) are part of what is compiled: a change to one
+    # must rebuild every kernel that includes it.
+    code = src.read_bytes() + b"".join(h.read_bytes() for h in sorted(src.parent.glob("*.h")))
+    tag = hashlib.sha256(code + " ".join([cxx, *cflags]).encode() + cpu_tag().encode())
     lib = kernel_dir() / f"{name}_{tag.hexdigest()[:16]}.so"
     try:
         if not lib.exists():

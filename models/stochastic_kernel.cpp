@@ -18,17 +18,13 @@
 // exp() is an inline Cephes-style polynomial (< 2 ulp) so whole blocks vectorise; results agree with
 // PyTorch's SILU to a few ulp, not bitwise.
 //
-// Threads: a small persistent pool with dynamic chunk claiming, as in sparse_kernel.cpp: the calling
-// thread works too and waits only for chunks another thread actually claimed, so a worker the OS has not
-// scheduled yet (2 shared cores) never stalls the op the way an OpenMP barrier does.
+// Threads: models/thread_pool.h (dynamic chunk claiming; why not OpenMP is written there).
 #include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <condition_variable>
 #include <cstdint>
 #include <cstring>
-#include <mutex>
-#include <thread>
+
+#include "thread_pool.h"
 
 namespace {
 
@@ -186,74 +182,7 @@ void run_chunk(const Job& J, int c) {
   if (J.bf16) run_chunk_dt<uint16_t>(J, c); else run_chunk_dt<float>(J, c);
 }
 
-// ---- the pool (see sparse_kernel.cpp for the design) ----------------------------------------------
-// ctr = (generation << 32) | chunks not yet claimed; claimed from the top by CAS, so a thread holding a
-// stale generation can never claim a chunk of a newer job. Never destroyed: workers sleep at exit.
-struct Pool {
-  Job job;
-  std::atomic<uint64_t> ctr{0};
-  std::atomic<int> done{0};
-  std::mutex mu;
-  std::condition_variable cv;
-  uint32_t gen = 0;
-  int workers = 0;
-  std::mutex call_mu;  // one parallel call at a time
-};
-
-Pool& pool() {
-  static Pool* p = new Pool;
-  return *p;
-}
-
-void claim_and_run(Pool& P, uint32_t gen) {
-  for (;;) {
-    uint64_t v = P.ctr.load(std::memory_order_acquire);
-    if (static_cast<uint32_t>(v >> 32) != gen) return;
-    uint32_t left = static_cast<uint32_t>(v);
-    if (left == 0) return;
-    if (!P.ctr.compare_exchange_weak(v, v - 1, std::memory_order_acq_rel)) continue;
-    run_chunk(P.job, static_cast<int>(left - 1));
-    P.done.fetch_add(1, std::memory_order_release);
-  }
-}
-
-void worker_main() {
-  Pool& P = pool();
-  uint32_t seen = 0;
-  for (;;) {
-    {
-      std::unique_lock<std::mutex> lk(P.mu);
-      P.cv.wait(lk, [&] { return P.gen != seen; });
-      seen = P.gen;
-    }
-    claim_and_run(P, seen);
-  }
-}
-
-void run_job(const Job& job, int nthreads) {
-  if (nthreads <= 1 || job.nchunks <= 1) {
-    for (int c = 0; c < job.nchunks; ++c) run_chunk(job, c);
-    return;
-  }
-  Pool& P = pool();
-  std::lock_guard<std::mutex> call(P.call_mu);
-  while (P.workers < nthreads - 1) {
-    std::thread(worker_main).detach();
-    ++P.workers;
-  }
-  P.job = job;
-  P.done.store(0, std::memory_order_relaxed);
-  uint32_t gen;
-  {
-    std::lock_guard<std::mutex> lk(P.mu);
-    gen = ++P.gen;
-    P.ctr.store((static_cast<uint64_t>(gen) << 32) | static_cast<uint32_t>(job.nchunks),
-                std::memory_order_release);
-  }
-  P.cv.notify_all();
-  claim_and_run(P, gen);
-  while (P.done.load(std::memory_order_acquire) != job.nchunks) std::this_thread::yield();
-}
+void run_job(const Job& job, int nthreads) { ThreadPool<Job, run_chunk>::run(job, nthreads); }
 
 // Chunks of >= 32K elements (below that a thread hand-off costs more than it saves), about 4 per thread
 // so a late thread only ever delays a small piece.
