@@ -54,7 +54,15 @@ from dataclasses import dataclass
 from harness import diversity_metrics as dm
 from harness.evaluate import cpu_provenance, read_samples, samples_path, write_samples
 from harness.paths import results_dir
-from harness.results import make_result, metric, now_iso, read_result, same_checkpoint, write_result
+from harness.results import (
+    finished_result,
+    make_result,
+    metric,
+    now_iso,
+    read_result,
+    same_checkpoint,
+    write_result,
+)
 from suites.lm_tasks import mean_stderr
 
 VERSION = "1"
@@ -398,13 +406,8 @@ def result_path(scale: str, model: str, seed: int, suite: str, setting: Setting)
 
 def is_done(path: pathlib.Path, params: dict, step, sha256: str | None = None) -> bool:
     """A finished result of this study version and parameters, on this checkpoint (step and sha256)."""
-    if not path.exists():
-        return False
-    try:
-        res = read_result(path)
-    except ValueError:
-        return False
-    return (res.get("status") == "ok" and res["suite"].get("version") == VERSION
+    res = finished_result(path)
+    return (res is not None and res.get("status") == "ok" and res["suite"].get("version") == VERSION
             and res["suite"].get("params") == params and res["run"].get("step") == step
             and same_checkpoint(res, sha256))
 

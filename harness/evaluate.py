@@ -33,12 +33,12 @@ import time
 
 from harness.paths import atomic_write_text, lock_path, out_root, results_dir, run_lock
 from harness.results import (
+    finished_result,
     is_complete,
     iter_results,
     make_result,
     now_iso,
     provenance,
-    read_result,
     same_checkpoint,
     write_result,
 )
@@ -213,11 +213,8 @@ def cpu_provenance(started: str, wall: float) -> dict:
 
 
 def _is_done(path: pathlib.Path, suite, limit: int | None, eval_act: str, step, sha256: str | None = None) -> bool:
-    if not path.exists():
-        return False
-    try:
-        res = read_result(path)
-    except ValueError:
+    res = finished_result(path)
+    if res is None:
         return False
     params = {**suite.params, "limit": limit}
     if res["run"].get("eval_act") != eval_act or res["run"].get("step") != step \

@@ -251,13 +251,10 @@ def run_profile(scale: str, model: str, seed: int = 0, force: bool = False, *, n
         from harness.paths import run_dir as run_dir_of
 
         sha = sidecar_sha256(final_checkpoint(run_dir_of(scale, var.name, seed)))
-        try:
-            res = R.read_result(path)
-            if R.is_complete(res, version=VERSION, params=params) and R.same_checkpoint(res, sha):
-                print(f"profile exists: {path} (use --force to redo)")
-                return path
-        except ValueError:
-            pass  # corrupt: recompute
+        res = R.finished_result(path)  # None if corrupt: recompute
+        if res is not None and R.is_complete(res, version=VERSION, params=params) and R.same_checkpoint(res, sha):
+            print(f"profile exists: {path} (use --force to redo)")
+            return path
     started, t0 = R.now_iso(), time.perf_counter()
     run_dir = ensure_trained(scale, var.name, seed=seed)
     net, info = load_for_inference(run_dir)

@@ -23,7 +23,7 @@ import sys
 import time
 
 from harness.paths import out_root, run_dir
-from harness.results import is_complete, read_result, result_path
+from harness.results import finished_result, is_complete, result_path
 from models.registry import GRIDS, get_scale, get_variant
 
 TABLE_CHOICES = (*GRIDS, "all")
@@ -77,13 +77,8 @@ def plan(names: list[str], seeds: int) -> list[tuple[str, int]]:
 
 
 def _complete(scale: str, model: str, seed: int, suite: str) -> bool:
-    path = result_path(scale, model, seed, suite)
-    if not path.exists():
-        return False
-    try:
-        return is_complete(read_result(path))
-    except ValueError:
-        return False  # corrupt: redo
+    res = finished_result(result_path(scale, model, seed, suite))  # None if missing or corrupt: redo
+    return res is not None and is_complete(res)
 
 
 def _stage(name: str):

@@ -143,6 +143,15 @@ def read_result(path: str | os.PathLike) -> dict:
     return d
 
 
+def finished_result(path: str | os.PathLike) -> dict | None:
+    """The result at ``path`` if there is a readable one, else None: a missing or corrupt file is work to
+    (re)do, never an error (skip-if-done checks)."""
+    try:
+        return read_result(path)
+    except (FileNotFoundError, ValueError):
+        return None
+
+
 def is_complete(result: dict, *, version: str | None = None, params: dict | None = None) -> bool:
     """A finished, full (not ``--limit``ed) result of this suite version and parameters."""
     if result.get("status") != "ok":

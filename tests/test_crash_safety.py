@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from fakes import Counting
 from lm_eval.api.instance import Instance
 
 from harness import checkpoint, data
@@ -180,16 +181,6 @@ def test_lm_eval_model_resumes_from_the_journal(tmp_path):
 
 
 # ---- a damaged samples file ------------------------------------------------------------------------------
-class Counting:
-    def __init__(self, suite):
-        self.calls = 0
-        self.by_prompt = {t["prompt"]: t["canonical_solution"] for t in suite.tasks()}
-
-    def __call__(self, prompts, **kw):
-        self.calls += 1
-        return [self.by_prompt[p] for p in prompts]
-
-
 def test_truncated_samples_file_keeps_intact_records_and_regenerates_nothing(out_dir):
     suite = get_suite("syn_code", n_items=20)
     gen = Counting(suite)

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from fakes import Counting
 
 from harness.evaluate import _is_done, print_table, run_suite
 from harness.results import is_complete, read_result, result_path
@@ -10,16 +11,6 @@ from suites import EvalContext, get_suite
 
 RUN = {"scale": "tiny", "model": "silu", "seed": 0, "step": 60, "checkpoint": "ckpt.pt", "eval_act": "silu",
        "variant": {"recipe": "silu"}}
-
-
-class Counting:
-    def __init__(self, suite):
-        self.calls = 0
-        self.by_prompt = {t["prompt"]: t["canonical_solution"] for t in suite.tasks()}
-
-    def __call__(self, prompts, **kw):
-        self.calls += 1
-        return [self.by_prompt[p] for p in prompts]
 
 
 def test_result_round_trip_skip_if_done_and_rescore(out_dir):
