@@ -143,11 +143,11 @@ def run_suite(suite, ctx, run_info: dict, *, limit: int | None, force: bool = Fa
         suite_info["execution"] = ("generated code ran only in a sandbox: separate process, time/memory limits, "
                                    f"temp dir ({suite.backend})")
 
-    def result(status, metrics, reason=None, dataset=None):
+    def result(status, metrics, reason=None, dataset=None, items=None):
         suite_info["dataset"] = dataset or {"name": None, "sha256": None}
         res = make_result("eval", run=run_info, suite=suite_info, metrics=metrics, status=status, skip_reason=reason,
                           samples=spath.name if status == "ok" else None,
-                          provenance=cpu_provenance(started, time.perf_counter() - t0))
+                          provenance=cpu_provenance(started, time.perf_counter() - t0), items=items)
         return write_result(res, path)
 
     reason = suite.unavailable()
@@ -198,7 +198,7 @@ def run_suite(suite, ctx, run_info: dict, *, limit: int | None, force: bool = Fa
         log(f"  {suite.name}: reusing {len(records)} samples from {spath.name}")
     metrics, scored = suite.score(records, ctx)
     write_samples(spath, old_meta if rescore else meta, scored)
-    out = result("ok", metrics, dataset=suite.dataset())
+    out = result("ok", metrics, dataset=suite.dataset(), items=suite.item_scores(scored))
     head = next((m for m in metrics if m["name"] in HEADLINE), metrics[0] if metrics else None)
     if head:
         log(f"  {suite.name}: {head['name']} = {head['value']:.4f} (n={head['n']}/{head['n_total']}) "

@@ -100,9 +100,32 @@ def is_profiled(scale: str, model: str, seed: int) -> bool:
     return _complete(scale, model, seed, "profile")
 
 
+def has_all_results(scale: str, model: str, seed: int, suites=None, profile=True) -> bool:
+    """Every result the run contributes is there: its train result, each suite complete with today's
+    version and parameters (or recorded as skipped), and its profile. Such a run needs no checkpoint, so a
+    grid resumes from result files alone (e.g. results committed by an earlier session, copied into
+    ``out/results``) without retraining what they already cover."""
+    from suites import DEFAULT_SUITES, get_suite
+
+    if not _complete(scale, model, seed, "train") or (profile and not is_profiled(scale, model, seed)):
+        return False
+    for name in suites or DEFAULT_SUITES:
+        suite = get_suite(name)
+        res = finished_result(result_path(scale, model, seed, suite.name))
+        if res is None or res["run"].get("eval_act_default") is False:
+            return False
+        if res.get("status") == "skipped":
+            continue
+        if not is_complete(res, version=suite.version, params={**suite.params, "limit": None}):
+            return False
+    return True
+
+
 def run_one(scale: str, model: str, seed: int, *, steps=None, suites=None, profile=True) -> dict:
     """Train (if needed), evaluate, profile one run; returns what was done vs skipped."""
     done = {"trained": False, "profiled": False}
+    if has_all_results(scale, model, seed, suites, profile):
+        return done
     had_checkpoint = has_checkpoint(scale, model, seed)
     if not (had_checkpoint and _complete(scale, model, seed, "train")):
         train = _stage("train")
@@ -147,8 +170,9 @@ def run(args) -> int:
     diversity = not args.no_diversity and DIVERSITY_MODEL in names
     if args.dry_run:
         for m, s in todo:
-            state = ("trained" if is_trained(args.scale, m, s) else "to train") + \
-                (", profiled" if is_profiled(args.scale, m, s) else "")
+            state = ("all results present" if has_all_results(args.scale, m, s, suites, not args.no_profile)
+                     else ("trained" if is_trained(args.scale, m, s) else "to train")
+                     + (", profiled" if is_profiled(args.scale, m, s) else ""))
             print(f"  {m:<24} seed {s}: {state}")
         if diversity:
             print(f"  then the diversity study of {DIVERSITY_MODEL} seed {DIVERSITY_SEED} (settings done are skipped)")

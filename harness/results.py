@@ -11,7 +11,9 @@ This module never imports torch: ``reports/`` reads results through it.
       "metrics": [{"name", "value", "stderr", "n", "n_total", "higher_is_better", ...}],
       "provenance": {"git_sha", "dirty", "versions", "device", "cpu", "threads", "dtype", "argv",
                      "started_at", "wall_s"},
-      "samples": "<suite>.samples.jsonl" | null
+      "samples": "<suite>.samples.jsonl" | null,
+      "items": {"metric", "ids", "values", "weights"?} | null      (eval results: the headline metric per
+                                                                   item, for paired comparisons)
     }
 
 ``n < n_total`` marks a ``--limit`` run: :func:`is_complete` never takes it for a full one.

@@ -59,6 +59,7 @@ _VP, _I64, _I32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int  # kernel ABI ty
 _KERNEL = Kernel(_SRC, "sparse_kernel", {
     "sb_gather_ffn": ([_VP, _VP, _I64, _I64, _I64, _VP, _VP, _I32, _VP, _I32], _I64),
     "sb_gemv": ([_VP, _I64, _I64, _I64, _VP, _I32, _VP, _I32], None),
+    "sb_dense_ffn": ([_VP, _I64, _I64, _I64, _VP, _VP, _VP, _I32, _VP, _VP, _I32], None),
     "sb_version": ([], _I32),
 }, fallback="the PyTorch sparse path", cflags=_CFLAGS)
 
@@ -106,6 +107,21 @@ def kernel_gemv(lib, x2: torch.Tensor, w: torch.Tensor, threads: int) -> torch.T
     lib.sb_gemv(xf.data_ptr(), N, d, w.shape[0], w.data_ptr(), int(w.dtype == torch.bfloat16),
                 out.data_ptr(), threads)
     return out
+
+
+def kernel_dense_ffn(lib, ff, x2: torch.Tensor, threads: int) -> torch.Tensor:
+    """The dense gated RELU FFN in one kernel call through the sparse path's own loops, no neuron skipped:
+    the same-kernel baseline that isolates the gain from sparsity (bounded by :func:`ideal_speedup`)."""
+    N, d = x2.shape
+    w1, w3, w2t = ff.w1.weight, ff.w3.weight, w2_transposed(ff)
+    if not ff.gated or len({w1.dtype, w3.dtype, w2t.dtype}) != 1:
+        raise ValueError("kernel_dense_ffn needs a gated FFN whose three weights share one dtype")
+    xf = x2.float().contiguous()
+    h = torch.empty(N, w1.shape[0], dtype=torch.float32)
+    y = torch.empty(N, d, dtype=torch.float32)
+    lib.sb_dense_ffn(xf.data_ptr(), N, d, w1.shape[0], w1.data_ptr(), w3.data_ptr(), w2t.data_ptr(),
+                     int(w1.dtype == torch.bfloat16), h.data_ptr(), y.data_ptr(), threads)
+    return y
 
 
 def _kernel_ok(lib, x: torch.Tensor, *weights) -> bool:

@@ -4,11 +4,15 @@
 //   sb_gather_ffn: y[n] = sum_{j : h[n,j] != 0} h[n,j] * <W3[j], x[n]> * W2t[j]      (gated)
 //                  y[n] = sum_{j : h[n,j] != 0} h[n,j] * W2t[j]                        (plain, W3 = NULL)
 //   sb_gemv:       out[n, f] = <W[f], x[n]>                                            (dense rows)
+//   sb_dense_ffn:  y[n] = sum_j relu(<W1[j], x[n]>) * <W3[j], x[n]> * W2t[j] over every j, in one call:
+//                  the benchmarks' same-kernel dense baseline (the gate GEMV, then the gather loop with
+//                  no neuron skipped), so "sparsity only" speed-ups compare like with like
 //
 // Weights are row-major [F, d] in fp32 or bf16 (raw uint16 bits); activations and accumulation are fp32.
 // The active neurons are the union over the n rows, found here (no separate nonzero/index_select ops).
 //
 // Threads: models/thread_pool.h (dynamic chunk claiming; why not OpenMP is written there).
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -119,6 +123,7 @@ struct Job {
   float* out;       // gemv: the (N, F) output; gather: per-chunk partial sums (nchunks, N, d)
   int64_t per_chunk;
   int nchunks;
+  bool all = false;  // gather: visit every neuron, zero or not (the dense baseline)
 };
 
 template <typename W>
@@ -144,7 +149,7 @@ void gather_chunk(const Job& J, int c) {
       const float* hn = J.h + n * J.F;
       float coef[kB], dots[kB] = {1.f, 1.f, 1.f, 1.f};
       bool any = false;
-      for (int u = 0; u < kB; ++u) any |= js[u] >= 0 && hn[js[u]] != 0.f;
+      for (int u = 0; u < kB; ++u) any |= js[u] >= 0 && (J.all || hn[js[u]] != 0.f);
       if (!any) continue;  // exact zeros: this block contributes nothing to row n
       if (w3) dot4(r3, J.x + n * d, d, n == 0 ? r2 : none, dots);  // prefetch this block's W2t rows
       for (int u = 0; u < kB; ++u) coef[u] = js[u] >= 0 ? hn[js[u]] * dots[u] : 0.f;
@@ -188,21 +193,13 @@ void run_chunk(const Job& J, int c) {
 
 void run_job(const Job& job, int nthreads) { ThreadPool<Job, run_chunk>::run(job, nthreads); }
 
-}  // namespace
-
-extern "C" {
-
-int sb_version() { return 1; }
-
-// x (N, d) fp32, h (N, F) fp32 post-activation; w3 (F, d) or NULL, w2t (F, d); y (N, d) fp32 output.
-// Returns the number of active (union) neurons.
-int64_t sb_gather_ffn(const float* x, const float* h, int64_t N, int64_t d, int64_t F, const void* w3,
-                      const void* w2t, int bf16, float* y, int nthreads) {
+int64_t gather(const float* x, const float* h, int64_t N, int64_t d, int64_t F, const void* w3,
+               const void* w2t, int bf16, float* y, int nthreads, bool all) {
   std::vector<int64_t> idx;
   idx.reserve(F);
   for (int64_t j = 0; j < F; ++j) {
     for (int64_t n = 0; n < N; ++n) {
-      if (h[n * F + j] != 0.f) {
+      if (all || h[n * F + j] != 0.f) {
         idx.push_back(j);
         break;
       }
@@ -211,7 +208,7 @@ int64_t sb_gather_ffn(const float* x, const float* h, int64_t N, int64_t d, int6
   const int64_t K = static_cast<int64_t>(idx.size());
   int nchunks = nthreads <= 1 ? 1 : 4 * nthreads;
   if (K < 64 * nchunks) nchunks = nthreads <= 1 ? 1 : std::max<int64_t>(1, K / 64);
-  Job job{0, x, h, idx.data(), K, N, d, F, w3, w2t, bf16, nullptr, (K + nchunks - 1) / nchunks, nchunks};
+  Job job{0, x, h, idx.data(), K, N, d, F, w3, w2t, bf16, nullptr, (K + nchunks - 1) / nchunks, nchunks, all};
   if (nchunks == 1) {
     job.out = y;
     run_chunk(job, 0);
@@ -228,12 +225,38 @@ int64_t sb_gather_ffn(const float* x, const float* h, int64_t N, int64_t d, int6
   return K;
 }
 
-// out (N, F) fp32 = x (N, d) fp32 @ w (F, d)^T.
-void sb_gemv(const float* x, int64_t N, int64_t d, int64_t F, const void* w, int bf16, float* out,
-             int nthreads) {
+void gemv(const float* x, int64_t N, int64_t d, int64_t F, const void* w, int bf16, float* out, int nthreads) {
   int nchunks = nthreads <= 1 ? 1 : 8 * nthreads;
   Job job{1, x, nullptr, nullptr, 0, N, d, F, nullptr, w, bf16, out, (F + nchunks - 1) / nchunks, nchunks};
   run_job(job, nthreads);
+}
+
+}  // namespace
+
+extern "C" {
+
+int sb_version() { return 2; }
+
+// x (N, d) fp32, h (N, F) fp32 post-activation; w3 (F, d) or NULL, w2t (F, d); y (N, d) fp32 output.
+// Returns the number of active (union) neurons.
+int64_t sb_gather_ffn(const float* x, const float* h, int64_t N, int64_t d, int64_t F, const void* w3,
+                      const void* w2t, int bf16, float* y, int nthreads) {
+  return gather(x, h, N, d, F, w3, w2t, bf16, y, nthreads, false);
+}
+
+// out (N, F) fp32 = x (N, d) fp32 @ w (F, d)^T.
+void sb_gemv(const float* x, int64_t N, int64_t d, int64_t F, const void* w, int bf16, float* out,
+             int nthreads) {
+  gemv(x, N, d, F, w, bf16, out, nthreads);
+}
+
+// The dense gated RELU FFN through the same loops as the sparse path, every neuron visited: the gate GEMV
+// into h (N, F) scratch, RELU in place, then the gather over all F neurons into y (N, d).
+void sb_dense_ffn(const float* x, int64_t N, int64_t d, int64_t F, const void* w1, const void* w3,
+                  const void* w2t, int bf16, float* h, float* y, int nthreads) {
+  gemv(x, N, d, F, w1, bf16, h, nthreads);
+  for (int64_t k = 0; k < N * F; ++k) h[k] = h[k] > 0.f ? h[k] : 0.f;
+  gather(x, h, N, d, F, w3, w2t, bf16, y, nthreads, true);
 }
 
 }  // extern "C"

@@ -4,7 +4,9 @@ A suite has two stages joined by a samples file (``<suite>.samples.jsonl``):
 
 - ``generate(ctx, limit) -> list[dict]``: ask the model (one record per item and sample); needs the model;
 - ``score(records, ctx) -> (metrics, records)``: compute metrics from the records only (executing code,
-  matching answers); never calls the model, so re-scoring never regenerates.
+  matching answers); never calls the model, so re-scoring never regenerates;
+- ``item_scores(scored) -> dict | None``: the headline metric per item, in item order, written into the
+  result as ``items`` so reports can compare two runs on the same items (paired statistics).
 
 A suite whose data is missing says so through ``unavailable()`` (the reason and the command that fixes
 it); ``harness.evaluate`` then writes a result with status ``skipped``.
@@ -16,6 +18,12 @@ import pathlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+
+# Held-out items per synthetic suite (syn_code, syn_reason, syn_choice). They are generated, so power costs
+# only evaluation time: with 600 items one run's 95% interval on a proportion is at most
+# 1.96·sqrt(0.25/600) = ±0.040 (at a score of 0.5; narrower elsewhere).
+SYNTH_ITEMS = 600
 
 
 @dataclass
@@ -119,6 +127,19 @@ class Suite:
 
     def score(self, records: list[dict], ctx: EvalContext) -> tuple[list[dict], list[dict]]:
         raise NotImplementedError
+
+    def item_scores(self, scored: list[dict]) -> dict | None:
+        """``{"metric", "ids", "values"[, "weights"]}``: the headline metric of every item (the mean over an
+        item's samples), so two runs can be compared item by item. None: the suite has no per-item score."""
+        return None
+
+
+def item_means(scored: list[dict], id_key: str, value_key: str, metric: str) -> dict:
+    """Per-item mean of ``value_key`` over an item's records, items in first-seen order."""
+    per: dict[str, list[float]] = {}
+    for r in scored:
+        per.setdefault(str(r[id_key]), []).append(float(r[value_key]))
+    return {"metric": metric, "ids": list(per), "values": [sum(v) / len(v) for v in per.values()]}
 
 
 class SkipSuite(RuntimeError):

@@ -21,7 +21,7 @@ import os
 import pathlib
 
 from harness.results import metric, sha256_file
-from suites.base import EvalContext, Suite, take
+from suites.base import EvalContext, Suite, item_means, take
 from suites.humaneval import STOP, pass_at_k
 
 VERSIONS = {"humaneval_plus": ("HumanEvalPlus", "v0.1.10", "HUMANEVAL_OVERRIDE_PATH"),
@@ -135,6 +135,12 @@ class EvalPlusSuite(Suite):
                 metrics.append(metric(f"pass@{k}", v, stderr=se, n=len(d), n_total=self.n_total(), k=k,
                                       tests=split))
         return metrics, scored
+
+    def item_scores(self, scored: list[dict]) -> dict:
+        from evalplus.eval import PASS
+
+        plus = [{**r, "plus_passed": r["base_status"] == PASS and r["plus_status"] == PASS} for r in scored]
+        return item_means(plus, "task_id", "plus_passed", "pass@1")
 
 
 class HumanEvalPlus(EvalPlusSuite):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 from harness.results import metric, sha256_text
-from suites.base import EvalContext, Suite, take
+from suites.base import EvalContext, Suite, item_means, take
 
 # Codex/HumanEval stop sequences: the function body ends where top-level code starts.
 STOP = ["\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\nassert "]
@@ -86,6 +86,9 @@ class CodeSuite(Suite):
             metrics.append(metric(f"exec_{status}", c, n=len(outcomes), n_total=self.n_total() * n,
                                   higher_is_better=status == "passed", unit="count"))
         return metrics, scored
+
+    def item_scores(self, scored: list[dict]) -> dict:
+        return item_means(scored, "task_id", "passed", "pass@1")
 
 
 class HumanEval(CodeSuite):

@@ -16,7 +16,7 @@ import json
 import pathlib
 
 from harness.results import metric, sha256_file, sha256_text
-from suites.base import EvalContext, Suite
+from suites.base import SYNTH_ITEMS, EvalContext, Suite, item_means
 from suites.lm_tasks import GSM8K_FILTER, GSM8K_METRIC, lm_value, mean_stderr, run_task, write_task
 
 GSM8K_100 = pathlib.Path(__file__).resolve().parent / "data" / "gsm8k_test_100.jsonl"
@@ -66,6 +66,9 @@ class ReasonSuite(Suite):
                 metric("answer_extracted", extracted / len(records) if records else None, n=len(records),
                        n_total=self.n_total())], records
 
+    def item_scores(self, scored: list[dict]) -> dict:
+        return item_means(scored, "doc_id", "exact_match", "exact_match")
+
 
 class SynReason(ReasonSuite):
     name = "syn_reason"
@@ -73,7 +76,7 @@ class SynReason(ReasonSuite):
     description = "held-out synthetic word problems, exact match on '#### N' (lm-eval task, zero-shot)"
 
     def default_params(self) -> dict:
-        return {**super().default_params(), "n_items": 200, "data_seed": 1234}
+        return {**super().default_params(), "n_items": SYNTH_ITEMS, "data_seed": 1234}
 
     def rows(self) -> list[dict]:
         if not hasattr(self, "_rows"):

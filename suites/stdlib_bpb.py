@@ -13,7 +13,7 @@ import json
 import math
 
 from harness.results import metric, sha256_text
-from suites.base import EvalContext, Suite
+from suites.base import EvalContext, Suite, item_means
 from suites.lm_tasks import lm_value, run_task, write_task
 
 
@@ -70,3 +70,8 @@ class StdlibBpb(Suite):
         metrics += [metric("bits_per_byte", r["bits_per_byte"], n=1, n_total=None, higher_is_better=False,
                            module=r["module"]) for r in out]
         return metrics, out
+
+    def item_scores(self, scored: list[dict]) -> dict:
+        # Per module; the suite's figure weighs modules by their bytes, so the weights travel along.
+        return {**item_means(scored, "module", "bits_per_byte", "bits_per_byte"),
+                "weights": [int(r["n_bytes"]) for r in scored]}

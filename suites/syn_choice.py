@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from harness.results import metric, sha256_text
-from suites.base import EvalContext, Suite
+from suites.base import SYNTH_ITEMS, EvalContext, Suite, item_means
 from suites.lm_tasks import lm_value, mean_stderr, run_task, write_task
 
 
@@ -23,7 +23,7 @@ class SynChoice(Suite):
     task = "sparsebench_syn_choice"
 
     def default_params(self) -> dict:
-        return {"n_items": 200, "data_seed": 1234}
+        return {"n_items": SYNTH_ITEMS, "data_seed": 1234}
 
     def rows(self) -> list[dict]:
         if not hasattr(self, "_rows"):
@@ -66,3 +66,6 @@ class SynChoice(Suite):
             metrics.append(metric("acc", fm, stderr=fse, n=sum(r["family"] == fam for r in out), n_total=None,
                                   family=fam))
         return metrics, out
+
+    def item_scores(self, scored: list[dict]) -> dict:
+        return item_means(scored, "doc_id", "acc", "acc")

@@ -8,6 +8,7 @@ prompt, so no item was trained on. Scored like HumanEval (sandboxed tests, pass@
 
 from __future__ import annotations
 
+from suites.base import SYNTH_ITEMS
 from suites.humaneval import CodeSuite
 
 
@@ -18,7 +19,7 @@ class SynCode(CodeSuite):
 
     def default_params(self) -> dict:
         # Short bodies: 128 new bytes is plenty and keeps the prompt inside small models' context.
-        return {**super().default_params(), "n_items": 200, "data_seed": 1234, "max_new_tokens": 128}
+        return {**super().default_params(), "n_items": SYNTH_ITEMS, "data_seed": 1234, "max_new_tokens": 128}
 
     def tasks(self) -> list[dict]:
         if not hasattr(self, "_tasks"):

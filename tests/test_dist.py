@@ -77,3 +77,24 @@ def test_two_process_gloo_matches_one_process(tout, tmp_path, monkeypatch, fsdp)
     assert json.loads((two / "config.json").read_text())["fsdp"] == (fsdp == "on")
     model, info = checkpoint.load_for_inference(two)
     assert info["step"] == 12 and model(torch.tensor([[256, 65]])).shape == (1, 2, 264)
+
+
+@pytest.mark.parametrize("fsdp", ["off", "on"])
+def test_ranks_draw_different_stochastic_activations(tout, tmp_path, monkeypatch, fsdp):
+    """Under torchrun each rank seeds its stochastic-activation generator with its own rank offset, so the
+    ranks' Bernoulli patterns differ (identical draws would make the rows of every rank share one mask)."""
+    monkeypatch.setenv("HARNESS_OUT", str(tmp_path / "two"))
+    (tmp_path / "two").mkdir()
+    (tmp_path / "two" / "cache").symlink_to(tout / "cache")
+    two = _torchrun(tmp_path / "two", "stocha-p0.5-a0.5", "--fsdp", fsdp)
+    rng = checkpoint.load(two / "ckpt" / "final.pt")["rng"]
+    assert len(rng) == 2 and not torch.equal(rng[0]["act"], rng[1]["act"])
+    # Each rank's generator is where one seeded with rank_seed(seed, rank) is after the same draws.
+    for rank, st in enumerate(rng):
+        g = torch.Generator().manual_seed(dist.rank_seed(0, rank))
+        for _ in range(10_000):
+            if torch.equal(g.get_state(), st["act"]):
+                break
+            torch.randint(0, 2**62, (1,), generator=g)
+        else:
+            raise AssertionError(f"rank {rank}'s activation generator does not follow rank_seed(0, {rank})")

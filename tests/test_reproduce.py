@@ -9,6 +9,7 @@ import types
 
 import pytest
 
+import harness.diversity  # noqa: F401  (the CLI imports every command: import it before evaluate is faked)
 from harness import reproduce
 from harness.__main__ import main
 from harness.paths import atomic_write_text, run_dir
