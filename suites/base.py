@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-
 # Held-out items per synthetic suite (syn_code, syn_reason, syn_choice). They are generated, so power costs
 # only evaluation time: with 600 items one run's 95% interval on a proportion is at most
 # 1.96·sqrt(0.25/600) = ±0.040 (at a score of 0.5; narrower elsewhere).
