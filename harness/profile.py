@@ -32,10 +32,11 @@ import torch
 from harness import results as R
 from models import sparse as sp
 
-VERSION = "1"
+VERSION = "2"  # 2: same-kernel speed-up and its bound per width
 TAUS = (1e-3, 1e-2, 1e-1)
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 WIDTHS = (1024, 2048, 4096)
+HEADLINE_WIDTH = 2048  # the width whose speed-ups stand for the run in tables and plots
 
 
 def add_arguments(p):
@@ -219,11 +220,14 @@ def build_metrics(prof: dict, decode: dict | None, widths: list[dict]) -> list[d
         out += [m("decode_tokens_per_s", decode["tokens_per_s_dense"], path="dense", unit="tokens/s"),
                 m("decode_tokens_per_s", decode["tokens_per_s_sparse"], path="sparse", unit="tokens/s"),
                 m("decode_speedup", decode["speedup"])]
+    # Per width: the speed-up against torch's dense FFN ("vs torch dense"), against the same kernel with no
+    # neuron skipped ("sparsity only", the one the byte bound applies to), and that bound.
     for w in widths:
-        out += [m("ffn_speedup", w["speedup"], width=w["d"], sparsity=w["measured_sparsity"]),
-                m("layer_speedup", w["layer_speedup"], width=w["d"], sparsity=w["measured_sparsity"])]
-        if w["d"] == 2048:  # the headline number the contract names, without extra keys
-            out += [m("ffn_speedup", w["speedup"]), m("layer_speedup", w["layer_speedup"])]
+        speed = {"ffn_speedup": w["speedup"], "ffn_speedup_same_gemv": w.get("speedup_same_gemv"),
+                 "ffn_speedup_bound": w["ideal"], "layer_speedup": w["layer_speedup"]}
+        out += [m(k, v, width=w["d"], sparsity=w["measured_sparsity"]) for k, v in speed.items() if v is not None]
+        if w["d"] == HEADLINE_WIDTH:  # the headline rows carry no width key
+            out += [m(k, v) for k, v in speed.items() if v is not None]
     return out
 
 
