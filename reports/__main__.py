@@ -3,6 +3,7 @@
     python -m reports tables [--results out/results] [--out out/reports] [--scale S] [--include-limited]
     python -m reports plots  [--results out/results] [--out out/reports] [--scale S]
     python -m reports all    # both
+    python -m reports readme [--check]   # README.md's generated results from the committed small set
 
 Without ``--results``, reads ``$HARNESS_OUT/results`` (default ``out/results``); when that holds no
 results yet, it says so and renders the committed sample of a real ``tiny`` run (``reports/sample``)
@@ -133,6 +134,13 @@ def cmd_all(args) -> int:
     return cmd_tables(args) or cmd_plots(args)
 
 
+def cmd_readme(args) -> int:
+    from reports import readme
+
+    results = pathlib.Path(args.results) if args.results else readme.SAMPLE_RESULTS
+    return readme.run(results, scale=args.scale or "small", check=args.check)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m reports", description=__doc__.strip().split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
@@ -146,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--include-limited", action="store_true",
                        help="also tabulate --limit runs (n < n_total), normally left out")
         p.set_defaults(func=func)
+    p = sub.add_parser("readme", help="rewrite README.md's generated result blocks from the committed set")
+    p.add_argument("--results", help="results directory (default: reports/sample/results)")
+    p.add_argument("--scale", help="scale of the README's results (default: small)")
+    p.add_argument("--check", action="store_true", help="only check that README.md is up to date (exit 1 if not)")
+    p.set_defaults(func=cmd_readme)
     return ap
 
 

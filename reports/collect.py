@@ -7,6 +7,11 @@
 Everything comes from fields inside the JSON files (never from their paths). A result whose metrics have
 ``n < n_total`` (a ``--limit`` run) is marked ``limited`` and left out unless ``include_limited=True``;
 a result with status "skipped" has no metrics and is listed in :attr:`Collection.skipped` with its reason.
+
+Rows scored with another activation than the recipe's own (``eval --eval-act silu``) keep their own
+``row`` key (``model@act``, e.g. ``stocha-p0.7-a0.05@silu``) and ``eval_act_default`` False, so tables
+show them as separate labelled rows and never average them into the variant's row. Per-item scores of
+eval results (for paired comparisons) are in :attr:`Collection.items`.
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ from harness.paths import out_root
 from harness.results import iter_results
 
 # The tidy columns, always present (in this order) even when no result has them.
-COLUMNS = ["kind", "scale", "model", "recipe", "p", "alpha", "mode", "granularity", "seed", "step",
+COLUMNS = ["kind", "scale", "model", "row", "recipe", "p", "alpha", "mode", "granularity", "seed", "step",
            "suite", "suite_version", "metric", "value", "stderr", "n", "n_total", "higher_is_better",
-           "layer", "k", "headline", "eval_act", "limited", "result", "path"]
-# Metric keys that make a row a breakdown of the overall figure (per layer, per stdlib module, per family).
-BREAKDOWN_KEYS = ("layer", "module", "family", "task", "subtask", "category")
+           "layer", "k", "headline", "eval_act", "eval_act_default", "limited", "result", "path"]
+# Metric keys that make a row a breakdown of the overall figure (per layer, per stdlib module, per family,
+# per benchmark width, per threshold τ).
+BREAKDOWN_KEYS = ("layer", "module", "family", "task", "subtask", "category", "width", "tau", "quantile")
+ITEM_COLUMNS = ["scale", "model", "row", "seed", "suite", "metric", "item", "value", "weight", "dataset"]
 _METRIC_CORE = {"name", "value", "stderr", "n", "n_total", "higher_is_better"}
 CURVE_COLUMNS = ["scale", "model", "recipe", "p", "alpha", "seed", "step", "loss", "val_loss", "lr", "phase",
                  "switch_step"]
@@ -38,6 +45,7 @@ class Collection:
     metrics: pd.DataFrame
     curves: pd.DataFrame
     skipped: pd.DataFrame  # kind, scale, model, seed, suite, reason, path
+    items: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ITEM_COLUMNS))
     n_results: int = 0
     n_limited: int = 0
     root: str = ""
@@ -63,13 +71,29 @@ def is_limited(result: dict) -> bool:
                for m in result.get("metrics", []))
 
 
+def default_act(result: dict) -> bool:
+    """Was the result computed with the recipe's own inference activation? Recorded as
+    ``run.eval_act_default`` by evaluations; older results are judged by comparing ``eval_act`` with the
+    variant's ``inference_act``. Training and profile results always use the recipe's own."""
+    run = result.get("run", {})
+    if result.get("kind") in ("train", "profile", "bench") or run.get("eval_act") is None:
+        return True
+    if run.get("eval_act_default") is not None:
+        return bool(run["eval_act_default"])
+    infer = (run.get("variant") or {}).get("inference_act")
+    return infer is None or run["eval_act"] == infer
+
+
 def _run_fields(result: dict) -> dict:
     run = result.get("run", {})
     var = run.get("variant") or {}
-    return {"kind": result.get("kind"), "scale": run.get("scale"), "model": run.get("model"),
+    default = default_act(result)
+    model = run.get("model")
+    return {"kind": result.get("kind"), "scale": run.get("scale"), "model": model,
+            "row": model if default or model is None else f"{model}@{run.get('eval_act')}",
             "recipe": var.get("recipe"), "p": var.get("p"), "alpha": var.get("alpha"),
             "mode": var.get("mode"), "granularity": var.get("granularity"), "seed": run.get("seed"),
-            "step": run.get("step"), "eval_act": run.get("eval_act")}
+            "step": run.get("step"), "eval_act": run.get("eval_act"), "eval_act_default": default}
 
 
 def metric_rows(result: dict) -> list[dict]:
@@ -86,6 +110,21 @@ def metric_rows(result: dict) -> list[dict]:
         row.update({k: v for k, v in m.items() if k not in _METRIC_CORE and k not in row})
         rows.append(row)
     return rows
+
+
+def item_rows(result: dict) -> list[dict]:
+    """The per-item scores of an eval result (``items``), one row per item."""
+    items = result.get("items") or {}
+    if not items.get("ids"):
+        return []
+    f = _run_fields(result)
+    suite = result.get("suite", {})
+    base = {k: f[k] for k in ("scale", "model", "row", "seed")}
+    base.update(suite=suite.get("name"), metric=items.get("metric"),
+                dataset=(suite.get("dataset") or {}).get("sha256"))
+    weights = items.get("weights") or [1.0] * len(items["ids"])
+    return [{**base, "item": str(i), "value": float(v), "weight": float(w)}
+            for i, v, w in zip(items["ids"], items["values"], weights)]
 
 
 def curve_rows(result: dict) -> list[dict]:
@@ -115,6 +154,8 @@ def tidy(results: list[dict], include_limited: bool = False) -> pd.DataFrame:
     df = df[COLUMNS + extra]
     for c in ("value", "stderr", "p", "alpha", "layer", "k"):
         df[c] = pd.to_numeric(df[c], errors="coerce")
+    df["eval_act_default"] = df["eval_act_default"].fillna(True).astype(bool)
+    df["row"] = df["row"].fillna(df["model"])
     breakdown = df[[k for k in BREAKDOWN_KEYS if k in df.columns]].notna().any(axis=1)
     df["headline"] = ~breakdown & ~df.assign(_b=breakdown).duplicated(["result", "metric", "_b"])
     return df
@@ -136,11 +177,13 @@ def load(root: str | os.PathLike | None = None, include_limited: bool = False) -
           "suite": r.get("suite", {}).get("name"), "reason": r.get("skip_reason"), "path": r.get("_path")}
          for r in results if r.get("status") == "skipped"],
         columns=["kind", "scale", "model", "seed", "suite", "reason", "path"])
+    items = pd.DataFrame([r for res in results if res.get("kind") == "eval" and res.get("status") == "ok"
+                          and not is_limited(res) for r in item_rows(res)], columns=ITEM_COLUMNS)
     n_limited = sum(1 for r in results if r.get("status") == "ok" and is_limited(r))
     notes = []
     if n_limited and not include_limited:
         notes.append(f"{n_limited} limited (--limit) result(s) left out; pass --include-limited to show them")
-    return Collection(metrics=metrics, curves=curves, skipped=skipped, n_results=len(results),
+    return Collection(metrics=metrics, curves=curves, skipped=skipped, items=items, n_results=len(results),
                       n_limited=n_limited, root=str(root), notes=notes)
 
 

@@ -3,12 +3,18 @@
     python -m reports plots [--results out/results] [--out out/reports]
 
 - ``sparsity_vs_quality``: each variant a point with 95% CI bars on both axes, and the Pareto front
-  (more sparsity and better quality), one panel per quality metric.
+  (more sparsity and better quality), one panel per quality metric. Only results scored with the recipe's
+  own inference activation (``eval_act_default``); a panel whose scores are all exactly zero (every
+  variant: the ``tiny`` models solve nothing) is left out and named under the title, and with no panel
+  left the figure is skipped ("all quality scores are zero at this scale").
 - ``loss_curves``: training loss per variant (mean over seeds), the switch to RELU marked, plus a panel
   zoomed on the switch.
 - ``per_layer_sparsity``: FFN sparsity of each layer per variant.
-- ``speedup_vs_sparsity``: FFN (and decode) speed-up against sparsity, with the ideal bound
-  3 / (1 + 2(1 − s)) and the paper's quoted 1.65× point; micro-benchmark results included.
+- ``speedup_vs_sparsity``: speed-up against FFN sparsity at the profiler's headline width (d = 2048), two
+  FFN series per variant (marker = series, color = variant): against torch's dense FFN, and against the
+  same GEMV kernel with no neuron skipped (the gain from sparsity alone, the only one the byte bound
+  3 / (1 + 2(1 − s)) applies to), plus decoding the whole model; the paper's quoted 1.65× point (its
+  baseline unknown); micro-benchmark results split the same way. Legends sit outside the axes.
 - ``quality_vs_diversity``: the generation-diversity study's frontier (``python -m harness diversity``):
   quality against mean pairwise edit distance, one curve per sampling method, points labelled by setting;
   skipped with a note until diversity results exist.
@@ -21,6 +27,8 @@ from __future__ import annotations
 
 import io
 import math
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -28,13 +36,23 @@ from matplotlib.figure import Figure
 
 from harness.paths import atomic_write_bytes
 from reports import diversity, specs
-from reports.collect import Collection, variants
+from reports.collect import Collection, scale_key, variants
 from reports.stats import mean_ci, pareto_front
-from reports.tables import columns_for
+from reports.tables import columns_for, row_label
 
 PARETO_LABEL = "Pareto front"
-IDEAL_LABEL = "ideal bound 3/(1+2(1−s))"
-PAPER_LABEL = "paper, quoted (1.65× at ~90%)"
+IDEAL_LABEL = "byte bound 3/(1+2(1−s)) (sparsity only)"
+PAPER_LABEL = "paper, quoted: 1.65× at ~90% (baseline unknown)"
+# speedup_vs_sparsity: profile metric → (legend label, marker, hollow)
+SPEED_SERIES = {
+    "ffn_speedup": ("FFN vs torch dense", "o", False),
+    "ffn_speedup_same_gemv": ("FFN sparsity only (same GEMV)", "^", False),
+    "decode_speedup": ("decode (whole model)", "s", True),
+}
+BENCH_LABELS = {"torch": "micro-benchmark FFN vs torch dense (bench)",
+                "same_gemv": "micro-benchmark FFN sparsity only (same GEMV, bench)"}
+ZERO_QUALITY_REASON = "all quality scores are zero at this scale"
+NO_QUALITY_REASON = "needs profile sparsity and quality results"
 
 
 def ideal_speedup(s):
@@ -43,11 +61,20 @@ def ideal_speedup(s):
     return 3.0 / (1.0 + 2.0 * (1.0 - s))
 
 
-def _colors(models: list[str]) -> dict[str, tuple]:
+def _colors(models: list) -> dict:
+    """One color per variant: tab10 up to 10 variants, tab20 (20 distinct colors) beyond."""
     from matplotlib import colormaps
 
-    cmap = colormaps["tab10"]
-    return {m: cmap(i % 10) for i, m in enumerate(models)}
+    n = 10 if len(models) <= 10 else 20
+    cmap = colormaps[f"tab{n}"]
+    return {m: cmap(i % n) for i, m in enumerate(models)}
+
+
+def _legend_cols(n: int, width_in: float, per_col_in: float = 2.1) -> int:
+    """Columns of a legend below the axes: as many as fit the figure's width, balanced over rows."""
+    fit = max(1, int(width_in // per_col_in))
+    rows = math.ceil(n / fit)
+    return max(1, math.ceil(n / rows))
 
 
 def _ordered(present: dict[str, dict]) -> list[str]:
@@ -68,50 +95,91 @@ def _err(c) -> float:
 
 
 def _scale_df(coll: Collection, scale: str) -> pd.DataFrame:
+    """The scale's rows, only those computed with the recipe's own inference activation: an
+    ``eval --eval-act silu`` score of a StochA run is not StochA's point."""
     m = coll.metrics
-    return m[(m["scale"] == scale) & (m["kind"] != "bench")]
+    return m[(m["scale"] == scale) & (m["kind"] != "bench") & m["eval_act_default"].astype(bool)]
 
 
 # ---- figures ------------------------------------------------------------------------------------
-def sparsity_vs_quality(coll: Collection, scale: str) -> Figure | None:
+@dataclass
+class _QualityPanels:
+    sparsity: dict  # model → CI of its FFN sparsity
+    models: list[str]  # in row order, those with a sparsity
+    present: dict[str, dict]
+    panels: list  # (Column, model → CI of the quality metric)
+    all_zero: list[str]  # headers of the panels left out: every score exactly 0
+    reason: str | None  # why no figure, when no panel remains
+
+
+def _quality_panels(coll: Collection, scale: str) -> _QualityPanels:
     df = _scale_df(coll, scale)
     sp_rows = df[(df["kind"] == "profile") & (df["metric"] == "sparsity") & df["headline"].astype(bool)]
     sparsity = _per_model(sp_rows)
     cols, data = columns_for(df)
-    cols = [c for c in cols if c.rule.group == "quality"]
-    if not sparsity or not cols:
-        return None
     present = variants(df)
     models = [m for m in _ordered(present) if m in sparsity]
+    panels, all_zero = [], []
+    for col in (c for c in cols if c.rule.group == "quality"):
+        rows = data[col.id][data[col.id]["model"].isin(models)]
+        vals = rows["value"].dropna()
+        if vals.empty:
+            continue  # no variant with a sparsity has this score: nothing to draw
+        if (vals == 0).all():
+            all_zero.append(col.header)
+            continue
+        panels.append((col, _per_model(rows)))
+    reason = None
+    if not panels:
+        reason = ZERO_QUALITY_REASON if all_zero and sparsity else NO_QUALITY_REASON
+    return _QualityPanels(sparsity, models, present, panels, all_zero, reason)
+
+
+def sparsity_vs_quality_skip_reason(coll: Collection, scale: str) -> str | None:
+    """Why :func:`sparsity_vs_quality` draws nothing at this scale (None when it draws)."""
+    return _quality_panels(coll, scale).reason
+
+
+def sparsity_vs_quality(coll: Collection, scale: str) -> Figure | None:
+    qp = _quality_panels(coll, scale)
+    if qp.reason is not None:
+        return None
+    sparsity, models, present, panels = qp.sparsity, qp.models, qp.present, qp.panels
     colors = _colors(models)
-    ncol = min(3, len(cols))
-    nrow = math.ceil(len(cols) / ncol)
-    fig = Figure(figsize=(4.6 * ncol, 3.8 * nrow), layout="constrained")
+    ncol = min(3, len(panels))
+    nrow = math.ceil(len(panels) / ncol)
+    fig = Figure(figsize=(4.6 * ncol + 2.4, 3.8 * nrow + 0.4), layout="constrained")
     axes = fig.subplots(nrow, ncol, squeeze=False).ravel()
-    for ax, col in zip(axes, cols):
-        q = _per_model(data[col.id])
+    legend: dict[str, object] = {}
+    for ax, (col, q) in zip(axes, panels):
         pts = []
         for m in models:
             if m not in q:
                 continue
             x, y = sparsity[m], q[m]
-            ax.errorbar(100 * x.mean, col.rule.scale * y.mean, xerr=100 * _err(x),
-                        yerr=col.rule.scale * _err(y), fmt="o", capsize=3, color=colors[m],
-                        label=specs.label(m, present[m]))
+            h = ax.errorbar(100 * x.mean, col.rule.scale * y.mean, xerr=100 * _err(x),
+                            yerr=col.rule.scale * _err(y), fmt="o", capsize=3, color=colors[m],
+                            label=specs.label(m, present[m]))
+            legend.setdefault(h.get_label(), h)
             pts.append((100 * x.mean, col.rule.scale * y.mean))
         front = pareto_front(pts, col.higher_is_better)
         if len(front) >= 2:
-            ax.plot(*zip(*front), "--", color="0.4", lw=1, label=PARETO_LABEL, zorder=0)
+            (ln,) = ax.plot(*zip(*front), "--", color="0.4", lw=1, label=PARETO_LABEL, zorder=0)
+            legend.setdefault(PARETO_LABEL, ln)
         ax.set_xlabel("FFN sparsity (%)")
         ax.set_ylabel(col.header)
         ax.set_title(col.header)
         ax.grid(alpha=0.3)
-    for ax in axes[len(cols):]:
+    for ax in axes[len(panels):]:
         ax.set_visible(False)
-    handles, labels = axes[0].get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, labels, loc="outside right upper", fontsize=8)
-    fig.suptitle(f"Sparsity vs quality ({scale}); bars: 95% CI over seeds")
+    if legend:  # every variant drawn in any panel, then the front; outside the axes
+        order = [specs.label(m, present[m]) for m in models] + [PARETO_LABEL]
+        labels = [lab for lab in order if lab in legend]
+        fig.legend([legend[lab] for lab in labels], labels, loc="outside right upper", fontsize=8)
+    title = f"Sparsity vs quality ({scale}); bars: 95% CI over seeds"
+    if qp.all_zero:
+        title += "\nleft out, every variant scores 0: " + ", ".join(qp.all_zero)
+    fig.suptitle(title)
     return fig
 
 
@@ -124,7 +192,8 @@ def loss_curves(coll: Collection, scale: str) -> Figure | None:
     models = _ordered(present)
     colors = _colors(models)
     switches = cv["switch_step"].dropna()
-    fig = Figure(figsize=(11 if len(switches) else 6.5, 4.2), layout="constrained")
+    fig = Figure(figsize=(11 if len(switches) else 6.5, 4.2 + 0.2 * math.ceil(len(models) / 3)),
+                 layout="constrained")
     axes = fig.subplots(1, 2 if len(switches) else 1, squeeze=False).ravel()
     for m in models:
         g = cv[cv["model"] == m]
@@ -148,7 +217,10 @@ def loss_curves(coll: Collection, scale: str) -> Figure | None:
         ax.set_xlabel("step")
         ax.set_ylabel("train loss")
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    width = fig.get_figwidth()
+    fig.legend(handles, labels, loc="outside lower center", ncol=_legend_cols(len(labels), width, 2.6),
+               fontsize=8)  # below the axes: never over the curves
     return fig
 
 
@@ -160,7 +232,7 @@ def per_layer_sparsity(coll: Collection, scale: str) -> Figure | None:
     present = variants(rows)
     models = _ordered(present)
     colors = _colors(models)
-    fig = Figure(figsize=(6.5, 4.2), layout="constrained")
+    fig = Figure(figsize=(8.6, 4.2), layout="constrained")
     ax = fig.subplots()
     cis = _per_model(rows, by=["layer"])
     for m in models:
@@ -172,15 +244,30 @@ def per_layer_sparsity(coll: Collection, scale: str) -> Figure | None:
     ax.set_ylabel("FFN sparsity (%)")
     ax.set_title(f"Per-layer FFN sparsity ({scale}); bars: 95% CI over seeds")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    fig.legend(loc="outside right upper", fontsize=8)  # never over the points
     return fig
 
 
-def bench_points(metrics: pd.DataFrame) -> list[tuple[float, float, str]]:
-    """(sparsity, speed-up, label) from "bench" results.
+class BenchPoint(NamedTuple):
+    sparsity: float
+    speedup: float
+    label: str  # "suite: metric"
+    series: str  # "torch" (vs torch's dense FFN), "same_gemv" (vs the same GEMV, sparsity alone) or "other"
+
+
+def _bench_series(name: str) -> str:
+    if name.endswith("same_gemv"):
+        return "same_gemv"
+    return "torch" if name in ("speedup", "ffn_speedup") else "other"
+
+
+def bench_points(metrics: pd.DataFrame) -> list[BenchPoint]:
+    """(sparsity, speed-up, label, series) from "bench" results.
 
     A speed-up metric row that carries a ``sparsity`` key is one point; otherwise a result with one
-    ``sparsity`` metric pairs it with each of its speed-up metrics.
+    ``sparsity`` metric pairs it with each of its speed-up metrics. ``speedup`` is against torch's dense
+    FFN, ``speedup_same_gemv`` against the same GEMV with no neuron skipped (series "same_gemv"); other
+    speed-ups (layer, torch's sparse path) are series "other".
     """
     b = metrics[metrics["kind"] == "bench"]
     pts = []
@@ -188,54 +275,86 @@ def bench_points(metrics: pd.DataFrame) -> list[tuple[float, float, str]]:
         speed = g[g["metric"].astype(str).str.contains("speedup")]
         if "sparsity" in speed.columns and speed["sparsity"].notna().any():
             for _, r in speed[speed["sparsity"].notna()].iterrows():
-                pts.append((float(r["sparsity"]), float(r["value"]), f"{r['suite']}: {r['metric']}"))
+                pts.append(BenchPoint(float(r["sparsity"]), float(r["value"]), f"{r['suite']}: {r['metric']}",
+                                      _bench_series(str(r["metric"]))))
             continue
         sp = g[g["metric"] == "sparsity"]["value"].dropna()
         if len(sp) == 1:
             for _, r in speed.iterrows():
-                pts.append((float(sp.iloc[0]), float(r["value"]), f"{r['suite']}: {r['metric']}"))
+                pts.append(BenchPoint(float(sp.iloc[0]), float(r["value"]), f"{r['suite']}: {r['metric']}",
+                                      _bench_series(str(r["metric"]))))
     return pts
 
 
 def speedup_vs_sparsity(coll: Collection) -> Figure | None:
+    """Speed-up against FFN sparsity at the headline width (d = 2048): marker = series (FFN vs torch dense,
+    FFN sparsity only (same GEMV), decode), color = variant; the byte bound applies to the same-GEMV series."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     m = coll.metrics
-    prof = m[(m["kind"] == "profile") & m["headline"].astype(bool)]
-    bench = bench_points(m)
-    if prof[prof["metric"].isin(["ffn_speedup", "decode_speedup"])].empty and not bench:
+    prof = m[(m["kind"] == "profile") & m["headline"].astype(bool) & m["eval_act_default"].astype(bool)]
+    bench = [b for b in bench_points(m) if b.series in BENCH_LABELS]
+    if prof[prof["metric"].isin(list(SPEED_SERIES))].empty and not bench:
         return None
-    fig = Figure(figsize=(6.8, 4.6), layout="constrained")
+    scales = sorted(prof["scale"].dropna().unique(), key=scale_key)
+    # (scale, row) → sparsity CI and the speed-ups measured; only variants with a sparsity and a speed-up
+    points: dict[tuple[str, str], dict] = {}
+    labels: dict[tuple[str, str], str] = {}
+    for scale in scales:
+        ps = prof[prof["scale"] == scale]
+        present = variants(ps)
+        sp = _per_model(ps[ps["metric"] == "sparsity"])
+        speeds = {metric: _per_model(ps[ps["metric"] == metric]) for metric in SPEED_SERIES}
+        for row in _ordered(present):
+            got = {metric: sv[row] for metric, sv in speeds.items() if row in sv}
+            if row in sp and got:
+                points[(scale, row)] = {"sparsity": sp[row], **got}
+                labels[(scale, row)] = row_label(row, present) + (f" ({scale})" if len(scales) > 1 else "")
+    colors = _colors(list(points))
+    n_var = len(points)
+    width = 10.0
+    var_cols = _legend_cols(n_var, width - 0.6) if n_var else 1
+    var_rows = math.ceil(n_var / var_cols) if n_var else 0
+    fig = Figure(figsize=(width, 5.0 + 0.22 * var_rows), layout="constrained")
     ax = fig.subplots()
     s = np.linspace(0.0, 0.99, 200)
     ax.plot(100 * s, ideal_speedup(s), "-", color="0.3", lw=1.2, label=IDEAL_LABEL)
-    markers = {"ffn_speedup": "o", "decode_speedup": "s"}
-    names = {"ffn_speedup": "FFN", "decode_speedup": "decode (whole model)"}
-    for scale in sorted(prof["scale"].dropna().unique()):
-        ps = prof[prof["scale"] == scale]
-        sp = _per_model(ps[ps["metric"] == "sparsity"])
-        for metric, marker in markers.items():
-            sv = _per_model(ps[ps["metric"] == metric])
-            keys = [k for k in sv if k in sp]
-            if not keys:
+    used = set()
+    for key, pt in points.items():
+        x = pt["sparsity"]
+        for metric, (name, marker, hollow) in SPEED_SERIES.items():
+            if metric not in pt:
                 continue
-            xs, ys = [100 * sp[k].mean for k in keys], [sv[k].mean for k in keys]
-            ax.errorbar(xs, ys, xerr=[100 * _err(sp[k]) for k in keys], yerr=[_err(sv[k]) for k in keys],
-                        fmt=marker, capsize=3, label=f"{names[metric]}, trained {scale} models")
-            present = variants(ps)
-            for k, x, y in zip(keys, xs, ys):
-                ax.annotate(specs.label(k, present.get(k)), (x, y), xytext=(4, 4), textcoords="offset points",
-                            fontsize=6, color="0.3")
-    if bench:
-        ax.plot([100 * x for x, _, _ in bench], [y for _, y, _ in bench], "x", color="tab:purple", ms=7,
-                label="FFN micro-benchmark (bench)")
-    ax.plot([100 * specs.PAPER_SPEEDUP_SPARSITY], [specs.PAPER_CPU_SPEEDUP], "*", color="tab:red", ms=14,
-            label=PAPER_LABEL)
+            y = pt[metric]
+            used.add(metric)
+            ax.errorbar([100 * x.mean], [y.mean], xerr=[100 * _err(x)], yerr=[_err(y)], fmt=marker, ms=7,
+                        color=colors[key], mfc="white" if hollow else colors[key], mew=1.3, capsize=2.5,
+                        elinewidth=0.8, alpha=0.9, label=f"{name}: {labels[key]}")
+    for series, marker in (("torch", "x"), ("same_gemv", "+")):
+        bs = [b for b in bench if b.series == series]
+        if bs:
+            ax.plot([100 * b.sparsity for b in bs], [b.speedup for b in bs], marker, color="k", ms=9, mew=1.6,
+                    ls="", label=BENCH_LABELS[series])
+    ax.plot([100 * specs.PAPER_SPEEDUP_SPARSITY], [specs.PAPER_CPU_SPEEDUP], "*", color="gold", mec="k",
+            ms=15, ls="", label=PAPER_LABEL)
     ax.axhline(1.0, color="0.6", lw=0.8, ls=":")
     ax.set_xlim(0, 100)
     ax.set_xlabel("FFN sparsity (%)")
-    ax.set_ylabel("speed-up over dense (×)")
-    ax.set_title("CPU speed-up of sparse inference vs sparsity")
+    ax.set_ylabel("speed-up over the dense path (×)")
+    ax.set_title("CPU speed-up of sparse inference vs sparsity (profiler, headline width d = 2048)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    # Two legends outside the axes: what each marker measures (right), which variant each color is (below).
+    series = [ln for ln in ax.get_lines() if ln.get_label() in (IDEAL_LABEL, PAPER_LABEL, *BENCH_LABELS.values())]
+    series += [Line2D([], [], ls="", marker=mk, ms=7, color="0.35", mfc="white" if hollow else "0.35", mew=1.3,
+                      label=name) for metric, (name, mk, hollow) in SPEED_SERIES.items() if metric in used]
+    order = [SPEED_SERIES[k][0] for k in SPEED_SERIES] + [IDEAL_LABEL, *BENCH_LABELS.values(), PAPER_LABEL]
+    series.sort(key=lambda h: order.index(h.get_label()))
+    fig.legend(handles=series, loc="outside right upper", fontsize=8, title="series (marker)",
+               title_fontsize=8)
+    if points:
+        fig.legend(handles=[Patch(color=colors[k], label=labels[k]) for k in points], loc="outside lower center",
+                   ncol=var_cols, fontsize=8, title="variant (color)", title_fontsize=8)
     return fig
 
 
@@ -311,7 +430,7 @@ def figures(coll: Collection) -> list[tuple[str, str, str | None, object]]:
     for scale in coll.scales:
         out += [
             (f"sparsity_vs_quality-{scale}", "Sparsity vs quality", scale,
-             sparsity_vs_quality(coll, scale) or "needs profile sparsity and quality results"),
+             sparsity_vs_quality(coll, scale) or sparsity_vs_quality_skip_reason(coll, scale)),
             (f"loss_curves-{scale}", "Training loss curves", scale,
              loss_curves(coll, scale) or "needs train results with a curve"),
             (f"per_layer_sparsity-{scale}", "Per-layer FFN sparsity", scale,

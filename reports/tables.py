@@ -4,7 +4,12 @@
 
 Each cell is the mean over seeds ± the 95% Student-t half-width (no ± when one seed ran); the best
 mean of each column is bold, lower being better where the metric says so (loss, bits per byte). Rows
-quoted from the paper are marked and never bold.
+quoted from the paper are marked and never bold. The CSV also carries each cell's between-seed standard
+deviation (``sd``) and seed count.
+
+A variant's row holds only results with its recipe's own inference activation (RELU for Swi+FT and
+StochA). Evaluations with another one (``eval --eval-act silu``) get their own row, labelled
+"StochA(p=0.7, α=0.05) · eval silu", right after the variant's.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ class Column:
 
 @dataclass
 class Row:
-    key: str  # model name, or the reference label
+    key: str  # the tidy ``row``: model name, ``model@act`` for another eval activation, or the reference label
     label: str
     quoted: bool = False
     source: str = ""
@@ -103,21 +108,31 @@ def select_rows(spec: specs.TableSpec, present: dict[str, dict]) -> tuple[list[s
     return listed + extra, [m for m in spec.variants if m not in present]
 
 
+def row_label(key: str, present: dict[str, dict]) -> str:
+    """The paper's notation of a tidy row key; ``model@act`` reads "… · eval act"."""
+    model, _, act = key.partition("@")
+    return specs.label(model, present.get(model)) + (f" · eval {act}" if act else "")
+
+
 def build(coll: Collection, spec: specs.TableSpec, scale: str) -> TableData:
     df = coll.metrics[(coll.metrics["scale"] == scale) & (coll.metrics["kind"] != "bench")]
     present = variants(df)
     models, not_run = select_rows(spec, present)
-    cols, data = columns_for(df[df["model"].isin(models)])
+    df = df[df["model"].isin(models)]
+    cols, data = columns_for(df)
+    # Each variant's own row, then its rows with other evaluation activations.
+    others = df[~df["eval_act_default"]].drop_duplicates("row")
+    keys = [k for m in models for k in [m, *sorted(others.loc[others["model"] == m, "row"])]]
     cells, seeds = {}, {}
     for col in cols:
         g = data[col.id]
-        for model, mg in g.groupby("model"):
+        for key, mg in g.groupby("row"):
             per_seed = mg.groupby("seed")["value"].mean()  # one value per seed
             c = mean_ci(per_seed.tolist())
             if c.n:
-                cells[(model, col.id)] = c
-                seeds[model] = max(seeds.get(model, 0), c.n)
-    rows = [Row(m, specs.label(m, present[m])) for m in models if m in seeds]
+                cells[(key, col.id)] = c
+                seeds[key] = max(seeds.get(key, 0), c.n)
+    rows = [Row(k, row_label(k, present)) for k in keys if k in seeds]
     not_run += [m for m in models if m not in seeds]  # run, but nothing tabulated yet
     for ref in spec.references:
         refcells = {(ref.label, col.id): CI(float(ref.values[col.id]), math.nan, 1)
@@ -224,16 +239,18 @@ def to_latex(td: TableData) -> str:
 
 
 def to_frame(td: TableData) -> pd.DataFrame:
-    """Wide, machine-readable: per column its display-scaled mean, ci95 and n."""
+    """Wide, machine-readable: per column its display-scaled mean, ci95, between-seed sd and n (seeds)."""
     recs = []
     for r in td.rows:
-        rec = {"variant": r.label, "model": None if r.quoted else r.key, "quoted": r.quoted,
-               "seeds": td.seeds.get(r.key)}
+        model, _, act = r.key.partition("@")
+        rec = {"variant": r.label, "model": None if r.quoted else model, "eval_act": act or None,
+               "quoted": r.quoted, "seeds": td.seeds.get(r.key)}
         for c in td.columns:
             ci = td.cell(r.key, c.id)
             h = c.rule.header.format(suite=c.suite)
             rec[h] = None if ci is None else ci.mean * c.rule.scale
             rec[f"{h} ci95"] = None if ci is None or not ci.has_interval else ci.half * c.rule.scale
+            rec[f"{h} sd"] = None if ci is None or math.isnan(ci.std) else ci.std * c.rule.scale
             rec[f"{h} n"] = None if ci is None or r.quoted else ci.n
         recs.append(rec)
     df = pd.DataFrame(recs)

@@ -14,6 +14,7 @@ import registers the ``sparsebench`` model, so the plain ``lm_eval`` CLI can run
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -53,28 +54,56 @@ def write_task(ctx, task: str, rows: list[dict], config: dict) -> pathlib.Path:
     return d
 
 
-def run_task(ctx, task: str, directory: pathlib.Path | None, limit: int | None) -> tuple[dict, list[dict]]:
-    """simple_evaluate one task → (lm-eval's aggregated metrics for it, its per-sample records)."""
-    import lm_eval
+@contextlib.contextmanager
+def _quiet_lm_eval():
+    """lm-eval logs every step at INFO, and ``datasets`` draws "Generating test split" bars for our tiny files."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    level = logging.getLogger("lm_eval").level
+    logging.getLogger("lm_eval").setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logging.getLogger("lm_eval").setLevel(level)
+
+
+def load_task(task: str, directory: pathlib.Path | None = None):
+    """Build one lm-eval task → (its TaskManager, its Task object); ``directory``: our task YAMLs only, else
+    lm-eval's registry.
+
+    Building the Task loads its dataset (lm-eval's ``ConfigurableTask.__init__`` calls ``download``), and no
+    model is called yet: an error raised here is about the task or its data, never about the model.
+    An unknown name, or a group / tag of several tasks, is a ``ValueError`` naming it."""
     from lm_eval.tasks import TaskManager
 
     tm = (TaskManager(include_path=str(directory), include_defaults=False, verbosity="ERROR") if directory
           else TaskManager(verbosity="ERROR"))
-    lm = ctx.lm_eval_model()
-    import datasets
+    if task not in tm.all_subtasks:  # tasks only: a group's results and samples are keyed by its members
+        what = "is a group or tag of tasks, not one task" if task in tm.all_tasks else "is not an lm-eval task"
+        raise ValueError(f"lm-eval task {task!r} {what}; `lm_eval ls subtasks` lists the tasks")
+    with _quiet_lm_eval():
+        return tm, tm.load([task])["tasks"][task]
 
-    datasets.disable_progress_bars()  # "Generating test split" bars for our tiny local files
-    level = logging.getLogger("lm_eval").level
-    logging.getLogger("lm_eval").setLevel(logging.ERROR)  # lm-eval logs every step at INFO
-    try:
-        out = lm_eval.simple_evaluate(model=lm, tasks=[task], task_manager=tm, limit=limit, log_samples=True,
+
+def run_task(ctx, task: str, directory: pathlib.Path | None, limit: int | None, *,
+             loaded=None) -> tuple[dict, list[dict]]:
+    """simple_evaluate one task → (lm-eval's aggregated metrics for it, its per-sample records).
+
+    ``loaded``: what ``load_task(task, directory)`` returned, if the caller built the task first. The
+    aggregated metrics also carry lm-eval's document counts under ``"n-samples"``:
+    ``{"original": documents in the task's split, "effective": documents evaluated (after limit)}``."""
+    import lm_eval
+
+    tm, task_obj = loaded or load_task(task, directory)
+    lm = ctx.lm_eval_model()
+    with _quiet_lm_eval():
+        out = lm_eval.simple_evaluate(model=lm, tasks=[task_obj], task_manager=tm, limit=limit, log_samples=True,
                                       bootstrap_iters=0, random_seed=ctx.seed, numpy_random_seed=ctx.seed,
                                       torch_random_seed=ctx.seed, fewshot_random_seed=ctx.seed,
                                       verbosity="ERROR")
-    finally:
-        logging.getLogger("lm_eval").setLevel(level)
     samples = json.loads(json.dumps(out["samples"][task], default=str))  # tuples → lists, odd types → str
-    return out["results"][task], samples
+    return {**out["results"][task], "n-samples": dict(out.get("n-samples", {}).get(task) or {})}, samples
 
 
 def lm_value(results: dict, name: str, filt: str = "none") -> float | None:

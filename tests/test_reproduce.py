@@ -183,3 +183,32 @@ def test_diversity_study_runs_once_for_stocha_seed_0(fakes, out_dir, monkeypatch
     assert not [c for c in calls if c[0] == "diversity"]  # StochA's representative not in the grid
     assert main(["reproduce", "--scale", "tiny", "--table", "main", "--dry-run"]) == 0
     assert "then the diversity study of stocha-p0.7-a0.05 seed 0" in capsys.readouterr().out
+
+
+def test_runs_with_every_result_present_need_no_checkpoint(fakes, out_dir, capsys):
+    """Results copied from an earlier session (no checkpoints, no samples) are not recomputed."""
+    from suites import DEFAULT_SUITES, get_suite
+
+    calls, _ = fakes
+    for model in ("relu", "silu"):
+        run = {"scale": "tiny", "model": model, "seed": 0, "step": 10, "variant": get_variant(model).to_dict(),
+               "eval_act_default": True}
+        for name in DEFAULT_SUITES:
+            s = get_suite(name)
+            write_result(make_result("eval", run=run, metrics=[metric("score", 0.5, n=5, n_total=5)],
+                                     suite={"name": s.name, "version": s.version, "params": {**s.params, "limit": None}},
+                                     provenance={}))
+        _write("train", "tiny", model, 0, "train", [metric("val_loss", 2.0)])
+        _write("profile", "tiny", model, 0, "profile", [metric("sparsity", 0.5)])
+    args = ["reproduce", "--scale", "tiny", "--seeds", "1", "--models", "relu,silu", "--no-report",
+            "--no-diversity"]
+    assert main(args + ["--dry-run"]) == 0
+    assert capsys.readouterr().out.count("all results present") == 2
+    assert main(args) == 0 and calls == []
+    # One suite result with other parameters (an older suite size) makes the run due again.
+    s = get_suite("syn_code")
+    run = {"scale": "tiny", "model": "relu", "seed": 0, "step": 10, "variant": get_variant("relu").to_dict()}
+    write_result(make_result("eval", run=run, metrics=[metric("score", 0.5, n=5, n_total=5)],
+                             suite={"name": "syn_code", "version": s.version,
+                                    "params": {**s.params, "n_items": 200, "limit": None}}, provenance={}))
+    assert main(args) == 0 and [c[:2] for c in calls] == [("train", "relu"), ("eval", "relu")]  # profile kept
