@@ -155,7 +155,7 @@ def sparse_ffn(ff, x: torch.Tensor) -> torch.Tensor:
     w1 = ff.w1.weight
     w3 = ff.w3.weight if ff.gated else None
     lib = load_kernel() if x.device.type == "cpu" else None
-    use_kernel = _kernel_ok(lib, x2, w1, w3)
+    use_kernel = _kernel_ok(lib, x2, w1, w3, ff.w2.weight)  # one element size for every weight
     threads = torch.get_num_threads()
     # The gate: the kernel's GEMV streams W1 faster than torch's on the CPUs measured (bench reports both).
     g = kernel_gemv(lib, x2, w1, threads).to(x.dtype) if use_kernel else F.linear(x2, w1)

@@ -21,8 +21,8 @@ def path(request, monkeypatch):
     return request.param
 
 
-def _ffn(d=96, sparsity=0.9, dtype=torch.float32, seed=0):
-    cfg = ffn_config(d, 3 * d)
+def _ffn(d=96, sparsity=0.9, dtype=torch.float32, seed=0, ffn=None):
+    cfg = ffn_config(d, ffn or 3 * d)
     return make_blocks(cfg, neuron_rates(cfg.ffn_dim, sparsity), dtype, 1, seed=seed)[0]
 
 
@@ -41,9 +41,10 @@ def _dense(ff, x):
 
 @pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-5), (torch.bfloat16, 3e-2)])
 @pytest.mark.parametrize("batch", [1, 4])
-def test_sparse_equals_dense(path, dtype, tol, batch):
-    ff = _ffn(dtype=dtype)
-    x = _x(batch, 96, dtype)
+@pytest.mark.parametrize("d,ffn", [(96, None), (1032, 3097)])  # past 1024, ragged tails, odd FFN width
+def test_sparse_equals_dense(path, dtype, tol, batch, d, ffn):
+    ff = _ffn(d=d, dtype=dtype, ffn=ffn)
+    x = _x(batch, d, dtype)
     with torch.no_grad():
         h = torch.relu(torch.nn.functional.linear(x.float(), ff.w1.weight.float()))
         union = (h.reshape(batch, -1) != 0).any(0).float().mean().item()
@@ -54,6 +55,38 @@ def test_sparse_equals_dense(path, dtype, tol, batch):
     assert out.dtype == dtype and out.shape == x.shape
     scale = ref.abs().max()
     assert (out.float() - ref).abs().max() <= tol * scale
+
+
+def _reference(ff, x):
+    """The gated RELU FFN in fp32 from the weights themselves (works for mixed weight dtypes too)."""
+    x2 = x.reshape(-1, x.shape[-1]).float()
+    h = torch.relu(x2 @ ff.w1.weight.float().t()) * (x2 @ ff.w3.weight.float().t())
+    return h @ ff.w2.weight.float().t()
+
+
+def test_mixed_weight_dtypes_fail_loudly(path):
+    """The kernel reads all weights with one element size: a W2 of another dtype than W1/W3 used to be read
+    as if it had theirs (only W1 and W3 were checked), a silently wrong output. Now such an FFN never
+    reaches the kernel, and the PyTorch path refuses mixed dtypes as torch's dense FFN does."""
+    ff = _ffn(d=96)
+    ff.w2.weight.data = ff.w2.weight.data.to(torch.bfloat16)
+    with torch.no_grad(), pytest.raises(RuntimeError):
+        sp.sparse_ffn(ff, _x(1, 96, torch.float32))
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-5), (torch.bfloat16, 1e-2)])
+@pytest.mark.parametrize("d,batch", [(96, 1), (1032, 1), (1032, 3)])
+def test_fused_dense_baseline_is_exact(dtype, tol, d, batch):
+    """The benchmarks' same-kernel dense baseline computes the dense FFN (every neuron, one call)."""
+    lib = sp.load_kernel()
+    if lib is None:
+        pytest.skip(f"kernel not built here: {sp.kernel_error()}")
+    ff = _ffn(d=d, dtype=dtype, sparsity=0.5, ffn=3 * d + 1)
+    x = _x(batch, d, dtype).reshape(batch, d)
+    with torch.no_grad():
+        ref = _reference(ff, x)
+        out = sp.kernel_dense_ffn(lib, ff, x, 2)
+    assert out.shape == (batch, d) and (out - ref).abs().max() <= tol * ref.abs().max()
 
 
 def test_dense_fallback_when_union_is_wide(path):
