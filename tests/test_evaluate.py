@@ -25,6 +25,8 @@ def test_result_round_trip_skip_if_done_and_rescore(out_dir):
     assert res["samples"] == "syn_code.samples.jsonl" and "sandbox" in res["suite"]["execution"]
     m = {x["name"]: x for x in res["metrics"]}
     assert m["pass@1"]["value"] == 1.0 and is_complete(res, version=suite.version, params=res["suite"]["params"])
+    # The per-item scores travel in the result (paired comparisons need no samples file).
+    assert res["items"] == {"metric": "pass@1", "ids": [t["task_id"] for t in suite.tasks()], "values": [1.0] * 8}
     lines = (p.parent / "syn_code.samples.jsonl").read_text().splitlines()
     assert "_meta" in json.loads(lines[0]) and len(lines) == 9 and json.loads(lines[1])["passed"] is True
     assert _is_done(path, suite, None, "silu", 60) and not _is_done(path, suite, None, "relu", 60)

@@ -85,9 +85,12 @@ def test_pass_at_k_uses_the_unbiased_estimator():
     by_prompt = {t["prompt"]: t["canonical_solution"] for t in s.tasks()}
     ctx = EvalContext(generate_fn=lambda ps, seed, **kw: [by_prompt[p] if seed % 2 else "    pass\n" for p in ps],
                       progress=False)
-    metrics, _ = s.score(s.generate(ctx, None), ctx)
+    metrics, scored = s.score(s.generate(ctx, None), ctx)
     m = {x["name"]: x for x in metrics}
     assert m["pass@1"]["value"] == pytest.approx(0.5)
+    # Per item (for paired comparisons): each task's pass rate over its samples, in task order.
+    items = s.item_scores(scored)
+    assert items == {"metric": "pass@1", "ids": [t["task_id"] for t in s.tasks()], "values": [0.5] * 6}
     assert m["pass@2"]["value"] == pytest.approx(1 - 1 / 6)  # 1 - C(2,2)/C(4,2)
     assert "pass@10" not in m  # k > n is not reported
 
@@ -100,6 +103,8 @@ def test_reference_answers_exact_match(name, tmp_path, monkeypatch):
     ctx = EvalContext(lm=FakeLM(answers), workdir=tmp_path / "tasks", progress=False)
     m, recs = run(s, ctx)
     assert m["exact_match"]["value"] == 1.0 and m["exact_match"]["n"] == s.n_total()
+    items = s.item_scores(recs)
+    assert items["values"] == [1.0] * s.n_total() and items["ids"] == [str(i) for i in range(s.n_total())]
     ctx = EvalContext(lm=FakeLM({}), workdir=tmp_path / "tasks", progress=False)
     m, recs = run(s, ctx, limit=5)
     assert m["exact_match"]["value"] == 0.0 and m["exact_match"]["n"] == 5
@@ -111,16 +116,19 @@ def test_syn_choice_gold_is_chosen(tmp_path, monkeypatch):
     s = get_suite("syn_choice", n_items=20)
     gold = {r["context"]: r["choices"][r["gold"]] for r in s.rows()}
     ctx = EvalContext(lm=FakeLM(gold=gold), workdir=tmp_path / "tasks", progress=False)
-    m, _ = run(s, ctx)
+    m, recs = run(s, ctx)
     assert m["acc"]["value"] == 1.0 and ctx._lm_eval_agg["syn_choice"] == 1.0
+    assert s.item_scores(recs) == {"metric": "acc", "ids": [str(i) for i in range(20)], "values": [1.0] * 20}
 
 
 def test_stdlib_bpb_known_value(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     s = get_suite("stdlib_bpb", max_bytes=2000)
     ctx = EvalContext(lm=FakeLM(), workdir=tmp_path / "tasks", progress=False)
-    m, _ = run(s, ctx, limit=3)
+    m, recs = run(s, ctx, limit=3)
     assert m["bits_per_byte"]["value"] == pytest.approx(1.0)
+    items = s.item_scores(recs)  # per module, weighted by its bytes as the suite's figure is
+    assert items["values"] == pytest.approx([1.0] * 3) and items["weights"] == [r["n_bytes"] for r in recs]
     assert ctx._lm_eval_agg["stdlib_bpb"] == pytest.approx(1.0)
 
 
