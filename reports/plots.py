@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -62,12 +63,13 @@ def ideal_speedup(s):
 
 
 def _colors(models: list) -> dict:
-    """One color per variant: tab10 up to 10 variants, tab20 (20 distinct colors) beyond."""
+    """One color per variant: tab10's ten hues, then (11–20 variants) tab20's light shade of each."""
     from matplotlib import colormaps
 
-    n = 10 if len(models) <= 10 else 20
-    cmap = colormaps[f"tab{n}"]
-    return {m: cmap(i % n) for i, m in enumerate(models)}
+    if len(models) <= 10:
+        return {m: colormaps["tab10"](i) for i, m in enumerate(models)}
+    cmap = colormaps["tab20"]  # dark, light, dark, light…: the dark ones first
+    return {m: cmap((2 * i + i // 10) % 20) for i, m in enumerate(models)}
 
 
 def _legend_cols(n: int, width_in: float, per_col_in: float = 2.1) -> int:
@@ -177,8 +179,9 @@ def sparsity_vs_quality(coll: Collection, scale: str) -> Figure | None:
         labels = [lab for lab in order if lab in legend]
         fig.legend([legend[lab] for lab in labels], labels, loc="outside right upper", fontsize=8)
     title = f"Sparsity vs quality ({scale}); bars: 95% CI over seeds"
-    if qp.all_zero:
-        title += "\nleft out, every variant scores 0: " + ", ".join(qp.all_zero)
+    if qp.all_zero:  # named, so a reader knows they were measured
+        note = "left out, every variant scores 0: " + ", ".join(qp.all_zero)
+        title += "\n" + "\n".join(textwrap.wrap(note, width=int(11 * fig.get_figwidth())))
     fig.suptitle(title)
     return fig
 
@@ -301,17 +304,19 @@ def speedup_vs_sparsity(coll: Collection) -> Figure | None:
     # (scale, row) → sparsity CI and the speed-ups measured; only variants with a sparsity and a speed-up
     points: dict[tuple[str, str], dict] = {}
     labels: dict[tuple[str, str], str] = {}
+    everyone = []  # every profiled variant, so colors match the other figures' (SILU keeps its color)
     for scale in scales:
         ps = prof[prof["scale"] == scale]
         present = variants(ps)
         sp = _per_model(ps[ps["metric"] == "sparsity"])
         speeds = {metric: _per_model(ps[ps["metric"] == metric]) for metric in SPEED_SERIES}
         for row in _ordered(present):
+            everyone.append((scale, row))
             got = {metric: sv[row] for metric, sv in speeds.items() if row in sv}
             if row in sp and got:
                 points[(scale, row)] = {"sparsity": sp[row], **got}
                 labels[(scale, row)] = row_label(row, present) + (f" ({scale})" if len(scales) > 1 else "")
-    colors = _colors(list(points))
+    colors = _colors(everyone)
     n_var = len(points)
     width = 10.0
     var_cols = _legend_cols(n_var, width - 0.6) if n_var else 1
@@ -339,10 +344,11 @@ def speedup_vs_sparsity(coll: Collection) -> Figure | None:
     ax.plot([100 * specs.PAPER_SPEEDUP_SPARSITY], [specs.PAPER_CPU_SPEEDUP], "*", color="gold", mec="k",
             ms=15, ls="", label=PAPER_LABEL)
     ax.axhline(1.0, color="0.6", lw=0.8, ls=":")
-    ax.set_xlim(0, 100)
+    ax.set_xlim(-2, 100)  # a dense model (0%) drawn whole
     ax.set_xlabel("FFN sparsity (%)")
     ax.set_ylabel("speed-up over the dense path (×)")
-    ax.set_title("CPU speed-up of sparse inference vs sparsity (profiler, headline width d = 2048)")
+    ax.set_title("CPU speed-up of sparse inference vs FFN sparsity\n"
+                 "profiler at the headline width d = 2048; mean over seeds, bars: 95% CI", fontsize=10)
     ax.grid(alpha=0.3)
     # Two legends outside the axes: what each marker measures (right), which variant each color is (below).
     series = [ln for ln in ax.get_lines() if ln.get_label() in (IDEAL_LABEL, PAPER_LABEL, *BENCH_LABELS.values())]
@@ -350,6 +356,10 @@ def speedup_vs_sparsity(coll: Collection) -> Figure | None:
                       label=name) for metric, (name, mk, hollow) in SPEED_SERIES.items() if metric in used]
     order = [SPEED_SERIES[k][0] for k in SPEED_SERIES] + [IDEAL_LABEL, *BENCH_LABELS.values(), PAPER_LABEL]
     series.sort(key=lambda h: order.index(h.get_label()))
+    if "ffn_speedup" in used and "ffn_speedup_same_gemv" not in used:  # older profiles: say so, not nothing
+        at = next(i for i, h in enumerate(series) if h.get_label() == SPEED_SERIES["ffn_speedup"][0]) + 1
+        series.insert(at, Line2D([], [], ls="", label=f"{SPEED_SERIES['ffn_speedup_same_gemv'][0]}: "
+                                                      "not in these results"))
     fig.legend(handles=series, loc="outside right upper", fontsize=8, title="series (marker)",
                title_fontsize=8)
     if points:

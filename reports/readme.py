@@ -65,7 +65,7 @@ def render_blocks(results: pathlib.Path, scale: str, figures: pathlib.Path | Non
     out["claims"] = claims.to_markdown(cl, scale).split("\n", 2)[2]
     fig = plots.sparsity_vs_quality(coll, scale)
     if fig is None:
-        out["figure"] = "(no figure: no quality and sparsity results at this scale)\n"
+        out["figure"] = f"(no figure: {plots.sparsity_vs_quality_skip_reason(coll, scale)})\n"
     else:
         plots.save(fig, figures / f"sparsity_vs_quality-{scale}")
         link = f"{FIGURES.relative_to(ROOT).as_posix()}/sparsity_vs_quality-{scale}.png"

@@ -406,11 +406,150 @@ def test_per_layer_and_speedup_figures(coll, tmp_path):
     near90 = list(x).index(min(x, key=lambda v: abs(v - 90)))
     assert y[0] == pytest.approx(1.0) and y[near90] == pytest.approx(2.5, abs=0.02)
     assert _xy(lines[plots.PAPER_LABEL]) == pytest.approx([90.0, 1.65])
-    assert _xy(lines["FFN micro-benchmark (bench)"]) == pytest.approx([90, 2.1, 50, 1.4])
-    ffn = [c for c in ax.containers if c.get_label() == f"FFN, trained {SCALE} models"][0]
-    pts = sorted(map(tuple, ffn.lines[0].get_xydata().tolist()))
+    assert _xy(lines[plots.BENCH_LABELS["torch"]]) == pytest.approx([90, 2.1, 50, 1.4])
+    pts = sorted(pt for _, pt in _speed_points(ax, "FFN vs torch dense").items())
     assert [v for pt in pts for v in pt] == pytest.approx([0.0, 1.0, 72.0, 1.5, 88.0, 1.8, 91.0, 1.9])
     assert plots.quality_vs_diversity(coll, SCALE) is None  # no diversity results: skipped
+
+
+def _speed_points(ax, series: str) -> dict[str, tuple[float, float]]:
+    """speedup_vs_sparsity: variant label → (x, y) of one series' point (one errorbar per variant)."""
+    out = {}
+    for c in ax.containers:
+        name, _, variant = c.get_label().partition(": ")
+        if name == series:
+            out[variant] = tuple(c.lines[0].get_xydata()[0].tolist())
+    return out
+
+
+def _legend_texts(fig) -> list[str]:
+    return [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+
+
+def _speed_profile(model, seed, s, torch_x, same, decode):
+    """A profile result as the profiler writes it: per-width rows (a breakdown; d = 1024 and 4096 differ
+    from the headline) and then the width-less headline rows at d = 2048."""
+    rows = [metric("sparsity", s)]
+    for d, f in ((1024, 0.5), (2048, 1.0), (4096, 1.5)):
+        rows += [metric("ffn_speedup", torch_x * f, width=d, sparsity=s),
+                 metric("ffn_speedup_same_gemv", same * f, width=d, sparsity=s),
+                 metric("ffn_speedup_bound", 3 / (1 + 2 * (1 - s)), width=d, sparsity=s)]
+    rows += [metric("ffn_speedup", torch_x), metric("ffn_speedup_same_gemv", same),
+             metric("ffn_speedup_bound", 3 / (1 + 2 * (1 - s))), metric("decode_speedup", decode)]
+    return _result("profile", model, seed, "profile", rows)
+
+
+def test_speedup_figure_two_series_at_headline_width(tmp_path):
+    """The speed-up against torch's dense FFN sits above the byte bound (its baseline is slower than the
+    kernel's own GEMV): the figure must show the same-GEMV series the bound is about, separately, and only
+    the d = 2048 headline rows, never the per-width breakdown."""
+    root = tmp_path / "r"
+    for seed in range(3):
+        write_result(_speed_profile("relu", seed, 0.58 + 0.02 * seed, 1.9 + 0.1 * seed, 1.4 + 0.1 * seed, 1.1),
+                     root / f"relu{seed}.json")
+        write_result(_speed_profile("stocha-p0.7-a0.05", seed, 0.9, 2.6, 2.2, 1.3), root / f"st{seed}.json")
+        write_result(_speed_profile("gelu", seed, 0.5, 9.0, 9.0, 9.0), root / f"gelu{seed}.json")
+    write_result(make_result("bench", run={"scale": "-", "model": "ffn", "seed": 0},
+                             suite={"name": "bench_ffn", "version": "1"}, provenance={},
+                             metrics=[metric("speedup", 2.1, sparsity=0.9, d=2048),
+                                      metric("speedup_same_gemv", 1.8, sparsity=0.9, d=2048),
+                                      metric("layer_speedup", 1.3, sparsity=0.9, d=2048)]),
+                 root / "bench.json")
+    c = load(root)
+    gelu = c.metrics["model"] == "gelu"  # as if scored with another activation: must not be drawn
+    c.metrics.loc[gelu, "eval_act_default"] = False
+    fig = plots.speedup_vs_sparsity(c)
+    ax = fig.axes[0]
+    relu, st = "RELU", "StochA(p=0.7, α=0.05)"
+    assert _speed_points(ax, "FFN vs torch dense") == {relu: pytest.approx((60.0, 2.0)), st: pytest.approx((90.0, 2.6))}
+    assert _speed_points(ax, "FFN sparsity only (same GEMV)") == {relu: pytest.approx((60.0, 1.5)),
+                                                                  st: pytest.approx((90.0, 2.2))}
+    assert _speed_points(ax, "decode (whole model)") == {relu: pytest.approx((60.0, 1.1)), st: pytest.approx((90.0, 1.3))}
+    markers = {c.get_label().partition(": ")[0]: c.lines[0].get_marker() for c in ax.containers}
+    assert len(set(markers.values())) == 3  # one marker per series
+    texts = _legend_texts(fig)
+    for label in ("FFN vs torch dense", "FFN sparsity only (same GEMV)", "decode (whole model)", plots.IDEAL_LABEL,
+                  plots.PAPER_LABEL, plots.BENCH_LABELS["torch"], plots.BENCH_LABELS["same_gemv"]):
+        assert label in texts
+    assert "sparsity only" in plots.IDEAL_LABEL and "bound" in plots.IDEAL_LABEL
+    assert "quoted" in plots.PAPER_LABEL and "baseline unknown" in plots.PAPER_LABEL
+    lines = {ln.get_label(): ln for ln in ax.get_lines()}
+    assert _xy(lines[plots.PAPER_LABEL]) == pytest.approx([90.0, 1.65])
+    assert _xy(lines[plots.BENCH_LABELS["torch"]]) == pytest.approx([90, 2.1])
+    assert _xy(lines[plots.BENCH_LABELS["same_gemv"]]) == pytest.approx([90, 1.8])  # the layer speed-up: not FFN
+    assert "GELU" not in texts and not [c for c in ax.containers if "GELU" in c.get_label()]
+
+
+def test_speedup_figure_labels_variants_in_a_legend_outside_the_axes(tmp_path):
+    """Ten variants, nine of them at 60–70% sparsity: per-point text labels printed over each other; now
+    one color per variant in a legend below the axes and one marker per series in a legend beside them."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    models = [*GRIDS["main"], "swi-ft-a0.2", "stocha-p0.7-a0.1", "stocha-p0.7-a0.2"]
+    root = tmp_path / "r"
+    for i, model in enumerate(models):
+        s = 0.0 if model == "silu" else 0.6 + 0.01 * i
+        for seed in range(2):
+            write_result(_speed_profile(model, seed, s, 1.6 + 0.01 * i, 1.4 + 0.01 * i, 1.0), root / f"{i}-{seed}.json")
+    fig = plots.speedup_vs_sparsity(load(root))
+    ax = fig.axes[0]
+    labels = [get_variant(m).label for m in models]
+    assert not ax.texts  # no annotation on the points
+    assert ax.get_legend() is None and len(fig.legends) == 2
+    texts = _legend_texts(fig)
+    assert all(lab in texts for lab in labels)
+    colors = {c.get_label().partition(": ")[2]: c.lines[0].get_color() for c in ax.containers}
+    assert set(colors) == set(labels) and len(set(map(str, colors.values()))) == len(labels)  # one color each
+    FigureCanvasAgg(fig).draw()
+    box = ax.get_window_extent()
+    for leg in fig.legends:  # both legends outside the axes: they cover no point
+        assert not leg.get_window_extent().overlaps(box)
+
+
+def _svq_result(model, seed, suite, name, value, **kw):
+    return _result("eval", model, seed, suite, [metric(name, value, n=100, n_total=100)], **kw)
+
+
+def test_sparsity_vs_quality_figure_uses_only_the_recipes_own_eval_activation(tmp_path):
+    """A StochA run scored with SILU at inference (eval --eval-act silu) is not StochA's point."""
+    root = tmp_path / "r"
+    for seed in range(2):
+        for model, sp, own in (("relu", 0.7, 0.2), ("stocha-p0.7-a0.05", 0.9, 0.3)):
+            write_result(_result("profile", model, seed, "profile", [metric("sparsity", sp)]), root / f"p{model}{seed}.json")
+            write_result(_svq_result(model, seed, "syn_code", "pass@1", own + 0.02 * seed), root / f"e{model}{seed}.json")
+        write_result(_svq_result("stocha-p0.7-a0.05", seed, "syn_code", "pass@1", 0.9, eval_act="silu"),
+                     root / f"silu{seed}.json")
+    fig = plots.sparsity_vs_quality(load(root), SCALE)
+    ax = [a for a in fig.axes if a.get_visible()][0]
+    assert _series(ax) == ["RELU", "StochA(p=0.7, α=0.05)"]
+    assert _xy(ax.containers[1].lines[0]) == pytest.approx([90.0, 31.0])  # not (31 + 91) / 2
+    assert not any("eval silu" in t for t in _legend_texts(fig))
+    assert {"RELU", "StochA(p=0.7, α=0.05)"} <= set(_legend_texts(fig))
+
+
+def test_sparsity_vs_quality_figure_leaves_out_all_zero_panels(tmp_path):
+    """At the tiny scale every pass@1 is 0: such a panel is no result. A panel where only some variants
+    score 0 stays; with no panel left, the figure is skipped with the reason."""
+    root = tmp_path / "r"
+    for seed in range(2):
+        for model, sp, em in (("relu", 0.7, 0.0), ("stocha-p0.7-a0.05", 0.9, 0.2)):
+            write_result(_result("profile", model, seed, "profile", [metric("sparsity", sp)]), root / f"p{model}{seed}.json")
+            write_result(_svq_result(model, seed, "syn_code", "pass@1", 0.0), root / f"c{model}{seed}.json")
+            write_result(_svq_result(model, seed, "syn_reason", "exact_match", em), root / f"r{model}{seed}.json")
+    fig = plots.sparsity_vs_quality(load(root), SCALE)
+    axes = [a for a in fig.axes if a.get_visible()]
+    assert [a.get_ylabel() for a in axes] == ["syn_reason EM % ↑"]
+    assert "syn_code pass@1 % ↑" in fig.get_suptitle()  # named as left out
+    for p in root.glob("r*.json"):
+        p.unlink()
+    coll = load(root)
+    assert plots.sparsity_vs_quality(coll, SCALE) is None
+    entry = {stem: fig for stem, _, _, fig in plots.figures(coll)}[f"sparsity_vs_quality-{SCALE}"]
+    assert entry == plots.ZERO_QUALITY_REASON == "all quality scores are zero at this scale"
+    for p in root.glob("c*.json"):
+        p.unlink()
+    entry = {stem: fig for stem, _, _, fig in plots.figures(load(root))}[f"sparsity_vs_quality-{SCALE}"]
+    assert entry == "needs profile sparsity and quality results"
 
 
 def test_cli_writes_tables_figures_and_index(tmp_path):
