@@ -132,6 +132,8 @@ def ordering_claims(coll: Collection, scale: str) -> list[dict]:
             note = {"seeds+items": "", "items": "1 seed: interval over items only",
                     "seeds": "no per-item scores: interval over seeds only",
                     "point": "1 seed, no per-item scores: no interval"}[d.method]
+            if d.se == 0 and d.mean == 0:  # e.g. both score 0 on every HumanEval item: a floor, not evidence
+                v, note = NO_INTERVAL, "A and B score the same on every item and seed: the suite cannot tell them apart here"
             if sign < 0:
                 note = "; ".join(x for x in (note, "lower is better: diff = B − A") if x)
             la, lb = specs.label(ma, present[ma]), specs.label(mb, present[mb])

@@ -310,6 +310,18 @@ def test_claims_on_fixture(coll):
     assert "(1 without an interval, not counted)" in md and "margins: pass@1 ±0.05" in md
 
 
+def test_a_suite_at_its_floor_decides_nothing(tmp_path):
+    """Both recipes score 0 on every item (HumanEval at small scale): no verdict, not "≈ holds"."""
+    root = tmp_path / "r"
+    zeros = {"metric": "pass@1", "ids": ["a", "b", "c"], "values": [0.0, 0.0, 0.0]}
+    for model in ("swi-ft-a0.05", "stocha-p0.7-a0.05"):
+        for seed in range(3):
+            write_result(_result("eval", model, seed, "humaneval", [metric("pass@1", 0.0, n=3, n_total=3)],
+                                 items=zeros), root / f"{model}{seed}.json")
+    cl = claims.check(load(root), SCALE)
+    assert cl["verdict"].tolist() == ["no interval"] and "cannot tell" in cl["note"].iloc[0]
+
+
 def test_sparsity_claim_is_the_papers_figure_with_its_tolerance(tmp_path):
     """The paper: ~85–90% zero, 84.6% at p = 0.7, α = 0.05. 83% is within its 3-point tolerance (81.6%);
     the old fixed 85% threshold called that a failure."""
