@@ -422,10 +422,10 @@ def _nan_none(x):
 
 
 # ---- writing ------------------------------------------------------------------------------------
-def save(fig: Figure, stem) -> dict:
-    """Write ``stem``.png and ``stem``.pdf atomically; returns their paths."""
+def save(fig: Figure, stem, formats=("png", "pdf")) -> dict:
+    """Write ``stem``.png and ``stem``.pdf (or ``formats``) atomically; returns their paths."""
     out = {}
-    for fmt in ("png", "pdf"):
+    for fmt in formats:
         buf = io.BytesIO()
         fig.savefig(buf, format=fmt, dpi=150)
         path = stem.with_suffix(f".{fmt}")

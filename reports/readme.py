@@ -41,8 +41,9 @@ def _status(coll, scale: str) -> str:
     lines = [f"- {specs.label(k, present[k])}: seeds {', '.join(map(str, v))}" for k, v in seeds.items()]
     grid = specs.GRIDS["main"]
     missing = [g for g in grid if len(seeds.get(g, [])) < 3]
-    head = (f"The committed `{scale}` set (`reports/sample/results/{scale}/`) holds {sum(map(len, seeds.values()))} "
-            f"runs of {len(seeds)} variants:\n\n")
+    n_runs = sum(map(len, seeds.values()))
+    head = (f"The committed `{scale}` set (`reports/sample/results/{scale}/`) holds {n_runs} "
+            f"run{'s' * (n_runs != 1)} of {len(seeds)} variant{'s' * (len(seeds) != 1)}:\n\n")
     tail = ("\n\nEvery run of the main grid has 3 seeds.\n" if not missing else
             f"\n\nStill to run for 3 seeds each: {', '.join(missing)} (`make paper` resumes the grid; see "
             "`reports/sample/README.md`). Until then, cells of one seed carry no interval and the claims "
@@ -67,7 +68,7 @@ def render_blocks(results: pathlib.Path, scale: str, figures: pathlib.Path | Non
     if fig is None:
         out["figure"] = f"(no figure: {plots.sparsity_vs_quality_skip_reason(coll, scale)})\n"
     else:
-        plots.save(fig, figures / f"sparsity_vs_quality-{scale}")
+        plots.save(fig, figures / f"sparsity_vs_quality-{scale}", formats=("png",))
         link = f"{FIGURES.relative_to(ROOT).as_posix()}/sparsity_vs_quality-{scale}.png"
         out["figure"] = f"![FFN sparsity against each quality metric ({scale})]({link})\n"
     return out
