@@ -6,7 +6,7 @@
     python -m reports readme [--check]   # README.md's generated results from the committed small set
 
 Without ``--results``, reads ``$HARNESS_OUT/results`` (default ``out/results``); when that holds no
-results yet, it says so and renders the committed sample of a real ``tiny`` run (``reports/sample``)
+results yet, it says so and renders the committed result set of real ``small`` runs (``reports/sample``)
 so a fresh clone can see what the reports look like. Output: ``out/reports/tables/*.md|csv|tex``,
 ``out/reports/figures/*.png|pdf`` and the one-page ``out/reports/index.md``.
 """

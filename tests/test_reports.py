@@ -600,7 +600,7 @@ SAMPLE = ROOT / "reports" / "sample"
 
 @pytest.mark.skipif(not any(SAMPLE.rglob("*.json")), reason="no committed sample results yet")
 def test_committed_sample_tables_match_raw_json():
-    """Each main-table cell of the committed tiny run = the mean over seeds read straight from the JSON."""
+    """Each main-table cell of the committed small set = the mean over seeds read straight from the JSON."""
     coll = load(SAMPLE)
     raw = {}
     for p in SAMPLE.rglob("*.json"):
