@@ -25,6 +25,35 @@ from typing import Any
 SYNTH_ITEMS = 600
 
 
+def synth_items(kind: str, n: int, seed: int) -> list[dict]:
+    """``harness.synth``'s held-out items (``kind``: code_tasks, reason_problems or choice_items), cached on
+    disk: 600 multiple-choice items need a pool of 2,400 generated code tasks (~30 s on one core), and every
+    evaluation process would pay that again. The cache file's name holds a hash of ``synth.py`` itself, so
+    a change to the generator regenerates; it lives beside the compiled kernels (``~/.cache/sparsebench``,
+    or ``$XDG_CACHE_HOME/sparsebench``), shared by every output folder since the items depend on nothing
+    else. An unreadable cache file is regenerated."""
+    import hashlib
+    import json
+    import os
+
+    from harness import synth
+    from harness.paths import atomic_write_text
+
+    src = hashlib.sha256(pathlib.Path(synth.__file__).read_bytes()).hexdigest()[:16]
+    root = pathlib.Path(os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache") / "sparsebench"
+    path = root / "synth" / f"{kind}-eval-n{n}-s{seed}-{src}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        pass
+    items = getattr(synth, kind)("eval", n, seed=seed)
+    try:
+        atomic_write_text(path, json.dumps(items))
+    except OSError:  # a read-only home: the items are still right, only slower next time
+        pass
+    return items
+
+
 @dataclass
 class EvalContext:
     """What a suite may use. Tests inject ``generate_fn`` / ``lm`` fakes; the harness passes a model loader.

@@ -16,7 +16,7 @@ import json
 import pathlib
 
 from harness.results import metric, sha256_file, sha256_text
-from suites.base import SYNTH_ITEMS, EvalContext, Suite, item_means
+from suites.base import SYNTH_ITEMS, EvalContext, Suite, item_means, synth_items
 from suites.lm_tasks import GSM8K_FILTER, GSM8K_METRIC, lm_value, mean_stderr, run_task, write_task
 
 GSM8K_100 = pathlib.Path(__file__).resolve().parent / "data" / "gsm8k_test_100.jsonl"
@@ -80,9 +80,7 @@ class SynReason(ReasonSuite):
 
     def rows(self) -> list[dict]:
         if not hasattr(self, "_rows"):
-            from harness import synth
-
-            probs = synth.reason_problems("eval", int(self.params["n_items"]), seed=self.params["data_seed"])
+            probs = synth_items("reason_problems", int(self.params["n_items"]), self.params["data_seed"])
             self._rows = [{"task_id": p["task_id"], "question": p["question"], "answer": p["answer"]}
                           for p in probs]
         return self._rows

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from harness.results import metric, sha256_text
-from suites.base import SYNTH_ITEMS, EvalContext, Suite, item_means
+from suites.base import SYNTH_ITEMS, EvalContext, Suite, item_means, synth_items
 from suites.lm_tasks import lm_value, mean_stderr, run_task, write_task
 
 
@@ -27,9 +27,7 @@ class SynChoice(Suite):
 
     def rows(self) -> list[dict]:
         if not hasattr(self, "_rows"):
-            from harness import synth
-
-            items = synth.choice_items("eval", int(self.params["n_items"]), seed=self.params["data_seed"])
+            items = synth_items("choice_items", int(self.params["n_items"]), self.params["data_seed"])
             self._rows = [{k: it[k] for k in ("task_id", "context", "choices", "gold", "family")} for it in items]
         return self._rows
 

@@ -8,7 +8,7 @@ prompt, so no item was trained on. Scored like HumanEval (sandboxed tests, pass@
 
 from __future__ import annotations
 
-from suites.base import SYNTH_ITEMS
+from suites.base import SYNTH_ITEMS, synth_items
 from suites.humaneval import CodeSuite
 
 
@@ -23,7 +23,5 @@ class SynCode(CodeSuite):
 
     def tasks(self) -> list[dict]:
         if not hasattr(self, "_tasks"):
-            from harness import synth
-
-            self._tasks = synth.code_tasks("eval", int(self.params["n_items"]), seed=self.params["data_seed"])
+            self._tasks = synth_items("code_tasks", int(self.params["n_items"]), self.params["data_seed"])
         return self._tasks

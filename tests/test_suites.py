@@ -153,3 +153,20 @@ def test_evalplus_scores_through_its_sandbox(tmp_path, monkeypatch):
         ctx = EvalContext(generate_fn=lambda ps, body=body, **kw: [body for _ in ps], progress=False)
         metrics, _ = s.score(s.generate(ctx, None), ctx)
         assert [m["value"] for m in metrics if m["name"] == "pass@1"] == [want, want]  # plus, base
+
+
+def test_synthetic_items_are_cached_on_disk_unchanged(tmp_path, monkeypatch):
+    from harness import synth
+    from suites.base import synth_items
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    first = synth_items("choice_items", 12, 5)
+    assert first == synth.choice_items("eval", 12, seed=5)
+    files = list((tmp_path / "sparsebench" / "synth").glob("choice_items-eval-n12-s5-*.json"))
+    assert len(files) == 1
+    monkeypatch.setattr(synth, "choice_items", lambda *a, **k: pytest.fail("regenerated despite the cache"))
+    assert synth_items("choice_items", 12, 5) == first
+    files[0].write_text("{cut")  # a damaged cache file is regenerated, never an error
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert synth_items("choice_items", 12, 5) == first
