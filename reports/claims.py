@@ -78,7 +78,10 @@ def compare_runs(coll: Collection, rows_a: pd.DataFrame, rows_b: pd.DataFrame, m
         return None
     if suite is not None and not coll.items.empty:
         ma, mb = item_matrix(coll.items, model_a, suite, seeds), item_matrix(coll.items, model_b, suite, seeds)
-        if ma is not None and mb is not None:
+        sel = coll.items[coll.items["row"].isin([model_a, model_b]) & (coll.items["suite"] == suite)
+                         & coll.items["seed"].isin(seeds)]
+        same_items = sel["dataset"].nunique(dropna=False) == 1  # one item set (its hash), or ids mean nothing
+        if ma is not None and mb is not None and same_items:
             common = [c for c in ma.columns if c in set(mb.columns)]
             if common and not ma[common].isna().any().any() and not mb[common].isna().any().any():
                 w = coll.items[(coll.items["row"] == model_a) & (coll.items["suite"] == suite)]

@@ -310,6 +310,19 @@ def test_claims_on_fixture(coll):
     assert "(1 without an interval, not counted)" in md and "margins: pass@1 ±0.05" in md
 
 
+def test_items_of_different_item_sets_are_not_paired(tmp_path):
+    """Same ids, different items (another data seed): compared seed by seed, not item by item."""
+    root = tmp_path / "r"
+    for model, sha, k in (("swi-ft-a0.05", "aaa", 2), ("stocha-p0.7-a0.05", "bbb", 1)):
+        for seed in range(2):
+            r = _result("eval", model, seed, "syn_code", [metric("pass@1", (k + seed) / 4, n=4, n_total=4)],
+                        items=_passes_first(k + seed, n=4))
+            r["suite"]["dataset"] = {"name": "x", "sha256": sha}
+            write_result(r, root / f"{model}{seed}.json")
+    cl = claims.check(load(root), SCALE)
+    assert cl["items"].tolist() == ["–"] and cl["note"].tolist() == ["no per-item scores: interval over seeds only"]
+
+
 def test_a_suite_at_its_floor_decides_nothing(tmp_path):
     """Both recipes score 0 on every item (HumanEval at small scale): no verdict, not "≈ holds"."""
     root = tmp_path / "r"
