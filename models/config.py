@@ -108,7 +108,7 @@ class ModelConfig:
     norm_eps: float = 1e-5
     rope_theta: float = 10000.0
     tie_embeddings: bool = False
-    # RoPE frequency scaling of imported checkpoints (harness.hf): None, {"rope_type": "linear", "factor"}
+    # RoPE frequency scaling of imported checkpoints (harness.interop.hf): None, {"rope_type": "linear", "factor"}
     # or Llama 3's {"rope_type": "llama3", "factor", "low_freq_factor", "high_freq_factor",
     # "original_max_position_embeddings"}. Left out of to_dict() when None, so configs written before it
     # existed still compare equal (resume checks).

@@ -33,7 +33,7 @@ from models.config import ActSpec, ModelConfig
 if TYPE_CHECKING:
     from models.llama import Transformer
 
-# Byte-level vocabulary: 256 bytes + BOS, EOS, PAD, padded to a multiple of 8 (harness.tokenizer).
+# Byte-level vocabulary: 256 bytes + BOS, EOS, PAD, padded to a multiple of 8 (harness.data.tokenizer).
 BYTE_VOCAB = 264
 LLAMA3_VOCAB = 128256
 
@@ -228,7 +228,7 @@ SCALES: dict[str, Scale] = {
 }
 
 
-# Runs fine-tuned from a Hugging Face checkpoint (harness.finetune) live under the scale "hf-<name>": their
+# Runs fine-tuned from a Hugging Face checkpoint (harness.interop.finetune) live under the scale "hf-<name>": their
 # model config comes from the checkpoint, not from SCALES.
 IMPORTED_SCALE = re.compile(r"^hf-[a-z0-9][a-z0-9._-]*$")
 

@@ -4,7 +4,7 @@
 exact format), greedy generation cut at ``Question:`` or a blank line, exact match of the number after
 ``#### `` (lm-eval's regex filter and ``exact_match`` with gsm8k's ignore rules).
 
-- ``syn_reason``: held-out synthetic problems (``harness.synth.reason_problems("eval", ...)``);
+- ``syn_reason``: held-out synthetic problems (``harness.data.synth.reason_problems("eval", ...)``);
 - ``gsm8k_100``: 100 real GSM8K test problems vendored in ``suites/data`` (see its README).
 
     python -m harness eval --model silu --suites syn_reason,gsm8k_100 --limit 20
@@ -80,7 +80,7 @@ class SynReason(ReasonSuite):
 
     def rows(self) -> list[dict]:
         if not hasattr(self, "_rows"):
-            from harness import synth
+            from harness.data import synth
 
             probs = synth.reason_problems("eval", int(self.params["n_items"]), seed=self.params["data_seed"])
             self._rows = [{"task_id": p["task_id"], "question": p["question"], "answer": p["answer"]}

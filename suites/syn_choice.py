@@ -27,7 +27,7 @@ class SynChoice(Suite):
 
     def rows(self) -> list[dict]:
         if not hasattr(self, "_rows"):
-            from harness import synth
+            from harness.data import synth
 
             items = synth.choice_items("eval", int(self.params["n_items"]), seed=self.params["data_seed"])
             self._rows = [{k: it[k] for k in ("task_id", "context", "choices", "gold", "family")} for it in items]
