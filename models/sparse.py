@@ -27,7 +27,8 @@ Paths (chosen per call):
   for any small batch (the union of the rows' active neurons). Its own thread pool never waits for a
   thread the OS has not scheduled (see the .cpp). ``SPARSEBENCH_KERNEL=0`` disables it.
 - **torch** (CUDA, or no compiler): ``index_select`` of active W3 rows + ``mv`` + ``embedding_bag`` over
-  contiguous W2ᵀ rows (the fastest plain-PyTorch formulation measured; see shared/performance.md).
+  contiguous W2ᵀ rows (the fastest plain-PyTorch formulation measured here; ``python -m harness bench ffn``
+  reports it as ``speedup_torch_path``).
 - **dense**: when the union of active neurons over a batch exceeds ``max_density`` the gather costs more
   than it saves (more rows than the dense read could skip); the ordinary dense product runs, reusing the
   activation already computed.

@@ -20,8 +20,6 @@ import logging
 import math
 import pathlib
 
-import yaml
-
 from harness.paths import cache_dir
 from harness.results import atomic_write_text
 
@@ -47,6 +45,8 @@ def write_task(ctx, task: str, rows: list[dict], config: dict) -> pathlib.Path:
         atomic_write_text(data, text)
     cfg = {"task": task, "dataset_path": "json",
            "dataset_kwargs": {"data_files": {"test": str(data)}}, "test_split": "test", **config}
+    import yaml  # here: listing the suites (python -m harness ls) needs no YAML
+
     body = yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True, width=1000)
     body += "process_docs: !function harness.infer.lm_model.process_docs\n"
     y = d / f"{task}.yaml"

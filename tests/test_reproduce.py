@@ -184,7 +184,7 @@ def test_diversity_study_runs_once_for_stocha_seed_0(fakes, out_dir, monkeypatch
 
 
 def test_runs_with_every_result_present_need_no_checkpoint(fakes, out_dir, capsys):
-    """Results copied from an earlier session (no checkpoints, no samples) are not recomputed."""
+    """Results copied in from elsewhere (no checkpoints, no samples) are not recomputed."""
     from suites import DEFAULT_SUITES, get_suite
 
     calls, _ = fakes

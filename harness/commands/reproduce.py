@@ -98,7 +98,7 @@ def is_profiled(scale: str, model: str, seed: int) -> bool:
 def has_all_results(scale: str, model: str, seed: int, suites=None, profile=True) -> bool:
     """Every result the run contributes is there: its train result, each suite complete with today's
     version and parameters (or recorded as skipped), and its profile. Such a run needs no checkpoint, so a
-    grid resumes from result files alone (e.g. results committed by an earlier session, copied into
+    grid resumes from result files alone (e.g. the committed results of ``reports/sample/``, copied into
     ``out/results``) without retraining what they already cover."""
     from suites import DEFAULT_SUITES, get_suite
 

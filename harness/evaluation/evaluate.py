@@ -66,58 +66,55 @@ def run_eval(scale: str, model: str, seed: int = 0, suites: list[str] | None = N
         raise ValueError(f"--n-samples and --batch-size must be >= 1, got {n_samples} and {batch_size}")
     if eval_act is not None:
         eval_act = str(ActSpec.parse(eval_act))
-    names = suites or DEFAULT_SUITES
-    instances = []
-    for n in names:  # every name checked before anything trains
-        kw = {}
-        if n_samples is not None and n in ("syn_code", "humaneval", "humaneval_plus", "mbpp_plus"):
-            kw["n_samples"] = n_samples
-        instances.append(get_suite(n.strip(), **kw))
+    instances = _suites(suites or DEFAULT_SUITES, n_samples)  # every name checked before anything trains
     # One evaluation of a run (and activation) at a time: a second one refuses at once, naming the first.
     lock = lock_path("eval", scale, variant.name, seed, _act_tag(eval_act))
     with run_lock(lock, f"evaluation of {scale}/{variant.name}/s{seed}" + (f" with {eval_act}" if eval_act else "")):
-        return _evaluate(scale, variant, seed, suites, instances, limit, force, eval_act, rescore, batch_size,
-                         profile, train, progress, log)
+        rdir = ensure_trained(scale, variant.name, seed=seed) if train else run_dir(scale, variant.name, seed)
+        ctx, run_info = _load_run(rdir, scale, variant, seed, eval_act, batch_size, progress)
+        log(f"evaluating {variant.name} @ {scale} seed {seed} (step {run_info['step']}, activation "
+            f"{run_info['eval_act']})")
+        paths = []
+        for suite in instances:
+            path = results_dir(scale, variant.name, seed) / f"{suite.name}{_act_tag(eval_act)}.json"
+            if not (force or rescore) and is_done(path, suite, limit, run_info["eval_act"], run_info["step"],
+                                                  run_info["checkpoint_sha256"]) \
+                    and not read_samples(samples_path(path))[2]:  # a damaged samples file is rebuilt
+                log(f"  {suite.name}: done already ({path.name}); --force redoes it")
+                paths.append(path)
+                continue
+            paths.append(run_suite(suite, ctx, run_info, limit=limit, force=force, rescore=rescore, path=path,
+                                   log=log))
+        if profile and suites is None and eval_act is None:
+            log("  profile: sparsity and dense/sparse decode speed")
+            paths.append(run_profile(scale, variant.name, seed=seed, force=force))
+        return paths
 
 
-def _evaluate(scale, variant, seed, suites, instances, limit, force, eval_act, rescore, batch_size, profile,
-              train, progress, log) -> list[pathlib.Path]:
-    if train:
-        rdir = ensure_trained(scale, variant.name, seed=seed)
-    else:
-        rdir = run_dir(scale, variant.name, seed)
+def _suites(names: list[str], n_samples: int | None) -> list:
+    out = []
+    for n in names:
+        kw = {}
+        if n_samples is not None and n in ("syn_code", "humaneval", "humaneval_plus", "mbpp_plus"):
+            kw["n_samples"] = n_samples
+        out.append(get_suite(n.strip(), **kw))
+    return out
+
+
+def _load_run(rdir, scale: str, variant, seed: int, eval_act: str | None, batch_size: int,
+              progress: bool) -> tuple[EvalContext, dict]:
+    """(the suites' context, the run fields every result records) of the run's final checkpoint, loaded now:
+    it is small, and its step and activation go into every result."""
     ckpt = final_checkpoint(rdir)
     if ckpt is None:
         raise FileNotFoundError(f"no finished checkpoint in {rdir}: train it first "
                                 f"(python -m harness train --model {variant.name} --scale {scale})")
-    loaded = {}
-
-    def load():
-        if "model" not in loaded:
-            loaded["model"], loaded["info"] = load_for_inference(rdir)
-        return loaded["model"]
-
-    load()  # small, and its info (step, activation) goes into every result
-    info = loaded["info"]
-    act = eval_act or str(loaded["model"].activation)
+    model, info = load_for_inference(rdir)
     run_info = {"scale": scale, "model": variant.name, "seed": seed, "step": info.get("step"),
                 "checkpoint": str(info.get("checkpoint", ckpt)), "checkpoint_sha256": info.get("sha256"),
-                "variant": variant.to_dict(), "eval_act": act,
+                "variant": variant.to_dict(), "eval_act": eval_act or str(model.activation),
                 "eval_act_default": eval_act is None}
-    ctx = EvalContext(seed=seed, eval_act=eval_act, load_model=load, batch_size=batch_size, progress=progress,
-                      tokenizer=info.get("tok"))
+    ctx = EvalContext(seed=seed, eval_act=eval_act, load_model=lambda: model, batch_size=batch_size,
+                      progress=progress, tokenizer=info.get("tok"))
     torch.manual_seed(seed)
-    paths = []
-    log(f"evaluating {variant.name} @ {scale} seed {seed} (step {info.get('step')}, activation {act})")
-    for suite in instances:
-        path = results_dir(scale, variant.name, seed) / f"{suite.name}{_act_tag(eval_act)}.json"
-        if not (force or rescore) and is_done(path, suite, limit, act, info.get("step"), info.get("sha256")) \
-                and not read_samples(samples_path(path))[2]:  # a damaged samples file is rebuilt
-            log(f"  {suite.name}: done already ({path.name}); --force redoes it")
-            paths.append(path)
-            continue
-        paths.append(run_suite(suite, ctx, run_info, limit=limit, force=force, rescore=rescore, path=path, log=log))
-    if profile and suites is None and eval_act is None:
-        log("  profile: sparsity and dense/sparse decode speed")
-        paths.append(run_profile(scale, variant.name, seed=seed, force=force))
-    return paths
+    return ctx, run_info

@@ -131,41 +131,36 @@ def bench_ffn(d: int = 2048, sparsity: float = 0.9, dtype: str = "fp32", threads
     old_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        return _bench_ffn(d, sparsity, dtype, tdt, threads, batch, repeats, layer, ffn_dim, min_bytes, kv_len,
-                          bandwidth_bytes, profile_rates, check)
+        cfg = ffn_config(d, ffn_dim)
+        rates = neuron_rates(cfg.ffn_dim, sparsity, profile_rates)
+        rec = {"bench": "ffn", "d": d, "ffn_dim": cfg.ffn_dim, "sparsity": sparsity, "dtype": dtype,
+               "threads": threads, "batch": batch, "repeats": repeats,
+               **_time_ffns(cfg, rates, tdt, threads=threads, batch=batch, repeats=repeats, min_bytes=min_bytes,
+                            bandwidth_bytes=bandwidth_bytes, check=check)}
+        rec["layer_speedup"] = None
+        if layer:
+            rec.update(_bench_layer(cfg, rates, tdt, threads, batch, repeats, min_bytes, kv_len))
+        return rec
     finally:
         torch.set_num_threads(old_threads)
 
 
-def _bench_ffn(d, sparsity, dtype, tdt, threads, batch, repeats, layer, ffn_dim, min_bytes, kv_len,
-               bandwidth_bytes, profile_rates, check):
-    cfg = ffn_config(d, ffn_dim)
-    Fd = cfg.ffn_dim
+def _time_ffns(cfg: ModelConfig, rates: torch.Tensor, tdt, *, threads: int, batch: int, repeats: int,
+               min_bytes: float, bandwidth_bytes: int, check: bool) -> dict:
+    """Dense, sparse, plain-PyTorch sparse and same-kernel dense FFNs over enough copies to stream from DRAM,
+    interleaved; the measured sparsity, the bandwidth they reach and the speed-ups."""
+    d, Fd = cfg.dim, cfg.ffn_dim
     isz = torch.finfo(tdt).bits // 8
-    rates = neuron_rates(Fd, sparsity, profile_rates)
     dense_bytes = 3 * d * Fd * isz
     n = _copies(dense_bytes, min_bytes)
     ffs = make_blocks(cfg, rates, tdt, n)
     xs = _inputs(n, batch, d, tdt)
     lib = sp.load_kernel()
-    rec = {"bench": "ffn", "d": d, "ffn_dim": Fd, "sparsity": sparsity, "dtype": dtype, "threads": threads,
-           "batch": batch, "repeats": repeats, "copies": n, "stream_bytes": n * dense_bytes,
-           **machine_info(threads)}
+    rec = {"copies": n, "stream_bytes": n * dense_bytes, **machine_info(threads)}
     with torch.inference_mode():
-        # Measured sparsity of these inputs, and the union density the batch path sees.
-        hs = [F.relu(F.linear(x.reshape(batch, d).float(), ff.w1.weight.float())) for ff, x in zip(ffs, xs)]
-        s_meas = statistics.mean(float((h == 0).float().mean()) for h in hs)
-        union = statistics.mean(float((h != 0).any(0).float().mean()) for h in hs)
-        rec.update(measured_sparsity=s_meas, union_density=union, ideal=sp.ideal_speedup(s_meas))
+        rec.update(_measured(ffs, xs, batch, check))
         for ff in ffs:
             sp.w2_transposed(ff)  # build the W2ᵀ copies outside the timed region
-        if check:  # the benchmark times the exact path: confirm it computes the same thing
-            ff, x = ffs[0], xs[0]
-            ff.sparse_forward = None
-            ref = ff(x).float()
-            ff.sparse_forward = sp.sparse_ffn
-            err = (ff(x).float() - ref).abs().max().item() / max(ref.abs().max().item(), 1e-12)
-            rec["max_rel_err"] = err
 
         def dense(i):
             ffs[i].sparse_forward = None
@@ -176,14 +171,14 @@ def _bench_ffn(d, sparsity, dtype, tdt, threads, batch, repeats, layer, ffn_dim,
             ffs[i](xs[i])
 
         fns = {"dense": dense, "sparse": sparse}
-        if batch == 1 or union <= sp.MAX_DENSITY_UNION:
+        if batch == 1 or rec["union_density"] <= sp.MAX_DENSITY_UNION:
             fns["torch_sparse"] = lambda i: _torch_sparse_ffn(ffs[i], xs[i].reshape(batch, d))
-        if lib is not None and dtype in ("fp32", "bf16"):
+        if lib is not None:
             fns["dense_same_gemv"] = lambda i: _dense_kernel_ffn(lib, ffs[i], xs[i].reshape(batch, d), threads)
         bw = read_bandwidth(bandwidth_bytes)
         t = interleaved(fns, n, repeats)
         bw = (bw + read_bandwidth(bandwidth_bytes)) / 2  # before and after: the machine may have changed
-    sparse_bytes = d * Fd * isz * (1 + 2 * union)
+    sparse_bytes = d * Fd * isz * (1 + 2 * rec["union_density"])
     rec.update(read_bandwidth_gbs=bw, times=t,
                dense_ms=t["dense"]["median_ms"], sparse_ms=t["sparse"]["median_ms"],
                speedup=t["dense"]["median_ms"] / t["sparse"]["median_ms"],
@@ -196,12 +191,24 @@ def _bench_ffn(d, sparsity, dtype, tdt, threads, batch, repeats, layer, ffn_dim,
         rec["speedup_torch_path"] = t["dense"]["median_ms"] / t["torch_sparse"]["median_ms"]
     if "dense_same_gemv" in t:
         rec["speedup_same_gemv"] = t["dense_same_gemv"]["median_ms"] / t["sparse"]["median_ms"]
-    ffs.clear()  # free the FFN copies before the layer copies are built
-    hs.clear()
-    rec["layer_speedup"] = None
-    if layer:
-        rec.update(_bench_layer(cfg, rates, tdt, threads, batch, repeats, min_bytes, kv_len))
-    return rec
+    return rec  # the FFN copies go with this frame, before the layer copies are built
+
+
+def _measured(ffs: list, xs: list, batch: int, check: bool) -> dict:
+    """The sparsity these inputs give, the union density the batch path sees, its ideal speed-up, and (with
+    ``check``) that the timed sparse path computes what the dense one does."""
+    d = xs[0].shape[-1]
+    hs = [F.relu(F.linear(x.reshape(batch, d).float(), ff.w1.weight.float())) for ff, x in zip(ffs, xs)]
+    s_meas = statistics.mean(float((h == 0).float().mean()) for h in hs)
+    union = statistics.mean(float((h != 0).any(0).float().mean()) for h in hs)
+    out = {"measured_sparsity": s_meas, "union_density": union, "ideal": sp.ideal_speedup(s_meas)}
+    if check:  # the benchmark times the exact path: confirm it computes the same thing
+        ff, x = ffs[0], xs[0]
+        ff.sparse_forward = None
+        ref = ff(x).float()
+        ff.sparse_forward = sp.sparse_ffn
+        out["max_rel_err"] = (ff(x).float() - ref).abs().max().item() / max(ref.abs().max().item(), 1e-12)
+    return out
 
 
 def _bench_layer(cfg, rates, tdt, threads, batch, repeats, min_bytes, kv_len) -> dict:
