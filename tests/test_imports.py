@@ -190,6 +190,17 @@ def test_no_module_is_named_after_a_standard_library_module():
     assert clash == []
 
 
+def test_production_code_only_marks_fault_points():
+    """One fault mechanism, kept apart: production modules call ``faults.point(...)``; only harness/verify
+    installs a handler (that kills or stops the run), and no function takes a ``stop_at`` of its own."""
+    for name, path in modules(ROOT).items():
+        if name.startswith("harness.verify") or name == "harness.faults":
+            continue
+        src = path.read_text(encoding="utf-8")
+        assert "faults.installed" not in src and "HARNESS_CRASH_AT" not in src, name
+        assert "stop_at" not in src.replace("stop_at_eos", ""), name
+
+
 def test_models_import_only_torch_and_stdlib():
     mods = {n.split(".")[0] for name, f in modules(ROOT).items() if name.startswith("models")
             for n in imported_names(name, f)}
