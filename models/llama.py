@@ -6,7 +6,8 @@ grouped KV heads and a KV cache for decoding, and a gated FFN ``w2(act(w1 x) * w
 ``w1/w2/w3``) so weights map one-to-one onto other LLaMA implementations.
 
     >>> import torch
-    >>> from models.llama import ModelConfig, Transformer
+    >>> from models.config import ModelConfig
+    >>> from models.llama import Transformer
     >>> m = Transformer(ModelConfig(dim=64, n_layers=2, n_heads=4, vocab_size=264, ffn_dim=172))
     >>> m(torch.randint(0, 264, (1, 16))).shape      # logits (B, T, V)
     torch.Size([1, 16, 264])
@@ -16,75 +17,13 @@ grouped KV heads and a KV cache for decoding, and a gated FFN ``w2(act(w1 x) * w
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from models.activations import Activation, ActSpec
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    dim: int = 128
-    n_layers: int = 4
-    n_heads: int = 4
-    n_kv_heads: int | None = None  # None → n_heads (plain multi-head attention)
-    vocab_size: int = 264
-    ffn_dim: int = 344  # hidden width of the FFN (LLaMA: 2/3 · 4 · dim, rounded)
-    ffn_type: str = "gated"  # "gated": w2(act(w1 x) * w3 x); "plain": w2(act(w1 x))
-    max_seq_len: int = 256
-    norm_eps: float = 1e-5
-    rope_theta: float = 10000.0
-    tie_embeddings: bool = False
-    # RoPE frequency scaling of imported checkpoints (harness.hf): None, {"rope_type": "linear", "factor"}
-    # or Llama 3's {"rope_type": "llama3", "factor", "low_freq_factor", "high_freq_factor",
-    # "original_max_position_embeddings"}. Left out of to_dict() when None, so configs written before it
-    # existed still compare equal (resume checks).
-    rope_scaling: dict | None = None
-
-    def __post_init__(self):
-        if self.ffn_type not in ("gated", "plain"):
-            raise ValueError(f"unknown ffn_type {self.ffn_type!r}; valid: gated, plain")
-        kind = (self.rope_scaling or {}).get("rope_type", "default")
-        if kind not in ("default", "linear", "llama3"):
-            raise ValueError(f"unsupported RoPE scaling {kind!r}; supported: linear, llama3")
-        if self.dim % self.n_heads:
-            raise ValueError(f"dim {self.dim} is not divisible by n_heads {self.n_heads}")
-        if self.n_heads % self.kv_heads:
-            raise ValueError(f"n_heads {self.n_heads} is not a multiple of n_kv_heads {self.kv_heads}")
-
-    @property
-    def kv_heads(self) -> int:
-        return self.n_kv_heads or self.n_heads
-
-    @property
-    def head_dim(self) -> int:
-        return self.dim // self.n_heads
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        if d["rope_scaling"] is None:
-            del d["rope_scaling"]
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> ModelConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
-        return cls(**d)
-
-    def num_params(self) -> int:
-        """Parameter count from the shapes alone (equals ``sum(p.numel())`` of the built model)."""
-        d, f, hd = self.dim, self.ffn_dim, self.head_dim
-        attn = d * self.n_heads * hd * 2 + d * self.kv_heads * hd * 2
-        ffn = d * f * (3 if self.ffn_type == "gated" else 2)
-        per_layer = attn + ffn + 2 * d
-        emb = self.vocab_size * d * (1 if self.tie_embeddings else 2)
-        return self.n_layers * per_layer + emb + d
+from models.config import ModelConfig
 
 
 class RMSNorm(nn.Module):

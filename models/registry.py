@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
-import torch
+from models.config import ActSpec, ModelConfig
 
-from models.activations import ActSpec
-from models.llama import ModelConfig, Transformer
+if TYPE_CHECKING:
+    from models.llama import Transformer
 
-# Byte-level vocabulary: 256 bytes + BOS, EOS, PAD, padded to a multiple of 8 (harness.tokenizer).
+# Byte-level vocabulary: 256 bytes + BOS, EOS, PAD, padded to a multiple of 8 (harness.data.tokenizer).
 BYTE_VOCAB = 264
 LLAMA3_VOCAB = 128256
 
@@ -227,7 +228,7 @@ SCALES: dict[str, Scale] = {
 }
 
 
-# Runs fine-tuned from a Hugging Face checkpoint (harness.finetune) live under the scale "hf-<name>": their
+# Runs fine-tuned from a Hugging Face checkpoint (harness.interop.finetune) live under the scale "hf-<name>": their
 # model config comes from the checkpoint, not from SCALES.
 IMPORTED_SCALE = re.compile(r"^hf-[a-z0-9][a-z0-9._-]*$")
 
@@ -259,6 +260,10 @@ def build_model(scale: str | Scale, variant: str | Variant, seed: int = 0, devic
     ``device="meta"`` builds the shapes without memory (parameter counts of the paper's sizes).
     ``overrides`` replace ModelConfig fields (e.g. ``vocab_size`` for another tokenizer).
     """
+    import torch  # here, not at the top: naming and listing variants (the command line) needs no torch
+
+    from models.llama import Transformer
+
     sc = get_scale(scale) if isinstance(scale, str) else scale
     var = get_variant(variant) if isinstance(variant, str) else variant
     cfg = ModelConfig.from_dict({**sc.model.to_dict(), **overrides})

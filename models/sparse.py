@@ -27,7 +27,8 @@ Paths (chosen per call):
   for any small batch (the union of the rows' active neurons). Its own thread pool never waits for a
   thread the OS has not scheduled (see the .cpp). ``SPARSEBENCH_KERNEL=0`` disables it.
 - **torch** (CUDA, or no compiler): ``index_select`` of active W3 rows + ``mv`` + ``embedding_bag`` over
-  contiguous W2ᵀ rows (the fastest plain-PyTorch formulation measured; see shared/performance.md).
+  contiguous W2ᵀ rows (the fastest plain-PyTorch formulation measured here; ``python -m harness bench ffn``
+  reports it as ``speedup_torch_path``).
 - **dense**: when the union of active neurons over a batch exceeds ``max_density`` the gather costs more
   than it saves (more rows than the dense read could skip); the ordinary dense product runs, reusing the
   activation already computed.
@@ -130,7 +131,7 @@ def _kernel_ok(lib, x: torch.Tensor, *weights) -> bool:
                     for w in weights))
 
 
-def _gather_torch(x2: torch.Tensor, h2: torch.Tensor, w3, w2t: torch.Tensor, active: torch.Tensor):
+def gather_torch(x2: torch.Tensor, h2: torch.Tensor, w3, w2t: torch.Tensor, active: torch.Tensor):
     """PyTorch path over the active (union) neuron indices ``active`` (K,)."""
     if active.numel() == 0:  # nothing fires: the output is exactly zero
         return torch.zeros(x2.shape[0], w2t.shape[1], dtype=x2.dtype, device=x2.device)
@@ -180,7 +181,7 @@ def sparse_ffn(ff, x: torch.Tensor) -> torch.Tensor:
                           int(w2t.dtype == torch.bfloat16), y.data_ptr(), threads)
         return y.to(x.dtype).reshape(shape)
     active = (h2 != 0).any(0).nonzero().squeeze(1)
-    return _gather_torch(x2, h2, w3, w2t, active).reshape(shape)
+    return gather_torch(x2, h2, w3, w2t, active).reshape(shape)
 
 
 def enable_sparse(model: torch.nn.Module, on: bool = True) -> torch.nn.Module:

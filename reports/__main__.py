@@ -60,7 +60,7 @@ def _load(args):
 
 
 def _out(args) -> pathlib.Path:
-    from harness.paths import out_root
+    from harness.results import out_root
 
     return pathlib.Path(args.out) if args.out else out_root() / "reports"
 
@@ -70,7 +70,7 @@ def _info(coll) -> dict:
 
 
 def cmd_tables(args) -> int:
-    from harness.paths import atomic_write_text
+    from harness.results import atomic_write_text
     from reports import claims, diversity, index, specs, tables
 
     coll, out = _load(args), _out(args)

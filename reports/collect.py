@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from harness.paths import out_root
-from harness.results import iter_results
+from harness.results import iter_results, out_root
 
 # The tidy columns, always present (in this order) even when no result has them.
 COLUMNS = ["kind", "scale", "model", "row", "recipe", "p", "alpha", "mode", "granularity", "seed", "step",

@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 import pathlib
 
-from harness.paths import atomic_write_json, atomic_write_text
-from harness.results import now_iso
+from harness.results import atomic_write_json, atomic_write_text, now_iso
 from reports.collect import scale_key
 
 MANIFEST = "manifest.json"

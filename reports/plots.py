@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from harness.paths import atomic_write_bytes
+from harness.results import atomic_write_bytes
 from reports import diversity, specs
 from reports.collect import Collection, scale_key, variants
 from reports.stats import mean_ci, pareto_front

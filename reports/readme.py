@@ -18,7 +18,7 @@ from __future__ import annotations
 import pathlib
 import re
 
-from harness.paths import atomic_write_text
+from harness.results import atomic_write_text
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

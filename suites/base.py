@@ -9,7 +9,7 @@ A suite has two stages joined by a samples file (``<suite>.samples.jsonl``):
   result as ``items`` so reports can compare two runs on the same items (paired statistics).
 
 A suite whose data is missing says so through ``unavailable()`` (the reason and the command that fixes
-it); ``harness.evaluate`` then writes a result with status ``skipped``.
+it); ``harness.evaluation.suite_run`` then writes a result with status ``skipped``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ SYNTH_ITEMS = 600
 
 
 def synth_items(kind: str, n: int, seed: int) -> list[dict]:
-    """``harness.synth``'s held-out items (``kind``: code_tasks, reason_problems or choice_items), cached on
+    """``harness.data.synth``'s held-out items (``kind``: code_tasks, reason_problems or choice_items), cached on
     disk: 600 multiple-choice items need a pool of 2,400 generated code tasks (~30 s on one core), and every
     evaluation process would pay that again. The cache file's name holds a hash of ``synth.py`` itself, so
     a change to the generator regenerates; it lives beside the compiled kernels (``~/.cache/sparsebench``,
@@ -36,8 +36,8 @@ def synth_items(kind: str, n: int, seed: int) -> list[dict]:
     import json
     import os
 
-    from harness import synth
-    from harness.paths import atomic_write_text
+    from harness.data import synth
+    from harness.results import atomic_write_text
 
     src = hashlib.sha256(pathlib.Path(synth.__file__).read_bytes()).hexdigest()[:16]
     root = pathlib.Path(os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache") / "sparsebench"
@@ -68,10 +68,10 @@ class EvalContext:
     progress: bool = True
     workdir: pathlib.Path | None = None  # generated lm-eval task configs and data files
     generate_fn: Callable[..., list[str]] | None = None  # (prompts, **gen_kwargs) -> texts
-    lm: Any = None  # an lm_eval.api.model.LM; default: harness.lm_model.SparseBenchLM over the model
+    lm: Any = None  # an lm_eval.api.model.LM; default: harness.infer.lm_model.SparseBenchLM over the model
     sandbox: dict = field(default_factory=dict)  # timeout / memory_mb / workers for code execution
-    journal: Any = None  # harness.journal.ChunkJournal of the suite running now: finished chunks, kept on disk
-    tokenizer: Any = None  # the run's tokenizer (harness.tokenizer); None: the byte tokenizer
+    journal: Any = None  # harness.infer.journal.ChunkJournal of the suite running now: finished chunks, kept on disk
+    tokenizer: Any = None  # the run's tokenizer (harness.data.tokenizer); None: the byte tokenizer
     _model: Any = None
 
     @property
@@ -83,21 +83,21 @@ class EvalContext:
         return self._model
 
     def generate(self, prompts: list[str], **kw) -> list[str]:
-        """Continuations of ``prompts``, made in fixed chunks of consecutive prompts (``harness.journal``).
+        """Continuations of ``prompts``, made in fixed chunks of consecutive prompts (``harness.infer.journal``).
 
         Chunk c samples with seed ``seed + c·CHUNK_BATCHES`` (one seed per batch, as one call over all
         prompts would) and draws stochastic activations from ``ctx.seed + c``, so its output depends on its
         own prompts only: a killed evaluation resumed from ``self.journal`` equals an uninterrupted one."""
         from tqdm.auto import tqdm
 
-        from harness.journal import CHUNK_BATCHES, chunked
+        from harness.infer.journal import CHUNK_BATCHES, chunked
 
         seed = kw.pop("seed", self.seed)
 
         def run(c: int, part: list[str]) -> list[str]:
             if self.generate_fn is not None:
                 return self.generate_fn(part, seed=seed + c * CHUNK_BATCHES, **kw)
-            from harness.generate import generate
+            from harness.infer.generate import generate
 
             return generate(self.model, part, batch_size=self.batch_size, eval_act=self.eval_act,
                             act_seed=self.seed + c, seed=seed + c * CHUNK_BATCHES, tokenizer=self.tokenizer,
@@ -110,7 +110,7 @@ class EvalContext:
                            settings, bar=bar)
 
     def lm_eval_model(self):
-        from harness.lm_model import SparseBenchLM
+        from harness.infer.lm_model import SparseBenchLM
 
         if self.lm is None:
             self.lm = SparseBenchLM(model=self.model, batch_size=self.batch_size, eval_act=self.eval_act,

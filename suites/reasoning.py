@@ -4,7 +4,7 @@
 exact format), greedy generation cut at ``Question:`` or a blank line, exact match of the number after
 ``#### `` (lm-eval's regex filter and ``exact_match`` with gsm8k's ignore rules).
 
-- ``syn_reason``: held-out synthetic problems (``harness.synth.reason_problems("eval", ...)``);
+- ``syn_reason``: held-out synthetic problems (``harness.data.synth.reason_problems("eval", ...)``);
 - ``gsm8k_100``: 100 real GSM8K test problems vendored in ``suites/data`` (see its README).
 
     python -m harness eval --model silu --suites syn_reason,gsm8k_100 --limit 20

@@ -1,6 +1,6 @@
 """Bits per byte on whole standard-library modules held out of training (lm-eval loglikelihood_rolling).
 
-The modules are ``harness.data.heldout_stdlib_modules()``; each is cut to its first ``max_bytes`` bytes
+The modules are ``harness.data.sources.heldout_stdlib_modules()``; each is cut to its first ``max_bytes`` bytes
 (at a line end) so the suite costs the same at every scale. Each module is scored as one document with
 lm-eval's rolling windows (every byte predicted once, with as much context as fits). Lower is better.
 
@@ -29,7 +29,7 @@ class StdlibBpb(Suite):
 
     def rows(self) -> list[dict]:
         if not hasattr(self, "_rows"):
-            from harness.data import heldout_stdlib_modules
+            from harness.data.sources import heldout_stdlib_modules
 
             rows = []
             for name, text in heldout_stdlib_modules():

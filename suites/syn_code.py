@@ -1,6 +1,6 @@
 """Held-out synthetic Python function tasks (same families as training, disjoint items), HumanEval format.
 
-Items come from ``harness.synth.code_tasks("eval", n, seed)``: the eval split is decided by a hash of the
+Items come from ``harness.data.synth.code_tasks("eval", n, seed)``: the eval split is decided by a hash of the
 prompt, so no item was trained on. Scored like HumanEval (sandboxed tests, pass@k).
 
     python -m harness eval --model silu --suites syn_code --limit 20

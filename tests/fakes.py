@@ -12,3 +12,17 @@ class Counting:
     def __call__(self, prompts, **kw):
         self.calls += 1
         return [self.by_prompt[p] for p in prompts]
+
+
+def train_until(cfg, step: int, resume: bool = False):
+    """Train ``cfg`` and stop it after optimizer step ``step`` (fault point ``train.step``), leaving what a
+    kill there leaves; returns the run directory."""
+    import pytest
+
+    from harness.paths import run_dir
+    from harness.train.trainer import train
+    from harness.verify.crash import Stopped, stopped_at
+
+    with pytest.raises(Stopped), stopped_at("train.step", step):
+        train(cfg, progress=False, resume=resume)
+    return run_dir(cfg.scale, cfg.model, cfg.seed)

@@ -25,7 +25,7 @@ def train_tokenizer(vocab_size: int = 384):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
-    from harness import synth
+    from harness.data import synth
 
     tk = Tokenizer(models.BPE(unk_token="<unk>"))
     tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -58,6 +58,6 @@ def make_tiny_llama(path, *, hidden_act: str = "silu", seed: int = 0, **config) 
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # the repo, for harness.synth
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # the repo, for harness.data.synth
     out = make_tiny_llama(sys.argv[1] if len(sys.argv) > 1 else "tiny-llama")
     print(f"wrote {out}: {', '.join(sorted(p.name for p in out.iterdir()))}")

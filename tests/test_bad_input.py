@@ -11,8 +11,9 @@ import sys
 
 import pytest
 
-from harness import badinput
-from harness.__main__ import _one_line, main
+from harness.__main__ import main
+from harness.commands.cli import one_line as _one_line
+from harness.verify import badinput
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

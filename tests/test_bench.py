@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from harness import bench
 from harness.__main__ import main
+from harness.profiling import act, benchmarks, ffn
 
 TINY = dict(d=64, repeats=1, min_bytes=1e5, kv_len=8, bandwidth_bytes=1 << 20)
 FIELDS = ("speedup", "layer_speedup", "ideal", "bandwidth_fraction_sparse", "threads", "dtype", "d", "sparsity",
@@ -14,7 +14,7 @@ FIELDS = ("speedup", "layer_speedup", "ideal", "bandwidth_fraction_sparse", "thr
 
 @pytest.mark.parametrize("dtype", ["fp32", "bf16"])
 def test_bench_ffn_fields(dtype):
-    r = bench.bench_ffn(sparsity=0.9, dtype=dtype, **TINY)
+    r = ffn.bench_ffn(sparsity=0.9, dtype=dtype, **TINY)
     for k in FIELDS:
         assert k in r, k
     assert r["d"] == 64 and r["dtype"] == dtype and r["threads"] == 1 and r["sparsity"] == 0.9
@@ -25,13 +25,13 @@ def test_bench_ffn_fields(dtype):
 
 
 def test_bench_ffn_batch_reports_union():
-    r = bench.bench_ffn(sparsity=0.95, batch=4, layer=False, **TINY)
+    r = ffn.bench_ffn(sparsity=0.95, batch=4, layer=False, **TINY)
     assert r["batch"] == 4 and r["layer_speedup"] is None
     assert r["union_density"] >= 1 - r["measured_sparsity"]  # the union is at least one row's active set
 
 
 def test_neuron_rates_follow_a_profile():
-    r = bench.neuron_rates(1000, 0.9, profile_rates=[0.0, 0.05, 0.25])
+    r = ffn.neuron_rates(1000, 0.9, profile_rates=[0.0, 0.05, 0.25])
     assert r.shape == (1000,) and abs(r.mean().item() - 0.1) < 1e-3 and (r == 0).any()
 
 
@@ -52,9 +52,9 @@ def test_cli_ffn_json_and_file(out_dir, capsys):
 
 
 def test_act_and_all_quick(out_dir, monkeypatch):
-    a = bench.bench_act((2, 8, 16), repeats=1)
+    a = act.bench_act((2, 8, 16), repeats=1)
     assert {"silu_ms", "stochastic_ms", "ratio_vs_silu", "target"} <= set(a)
-    assert bench._optional("harness.no_such_module", "f")["status"] == "skipped"
-    assert bench._optional("harness.bench", "no_such_function")["status"] == "skipped"
-    r = bench.bench_all(quick=True)
+    assert benchmarks._part(lambda: {"x": 1}) == {"status": "ok", "x": 1}
+    assert benchmarks._part(lambda: 1 / 0)["status"] == "error"  # one failing part keeps the others
+    r = benchmarks.bench_all(quick=True)
     assert r["ffn_t1"]["threads"] == 1 and r["ffn_t2"]["threads"] == 2 and "ratio_vs_silu" in r["act"]

@@ -4,13 +4,17 @@ import json
 
 import pytest
 import torch
+from fakes import train_until
 
-from harness import checkpoint, data
-from harness.checkpoint import CorruptCheckpointError
+from harness.data.config import DataConfig
+from harness.infer.load import load_for_inference
 from harness.paths import run_dir
-from harness.train import TrainConfig, train
+from harness.train import checkpoint
+from harness.train.checkpoint_files import CorruptCheckpointError, final_checkpoint
+from harness.train.config import TrainConfig
+from harness.train.trainer import train
 
-DCFG = data.DataConfig(mix={"synth_code": 0.5, "synth_reason": 0.5}, synth_docs=300)
+DCFG = DataConfig(mix={"synth_code": 0.5, "synth_reason": 0.5}, synth_docs=300)
 
 
 @pytest.fixture
@@ -42,16 +46,16 @@ def test_checkpoint_is_self_describing_and_pruned(tout):
 
 
 def test_load_for_inference_needs_a_final_checkpoint(tout):
-    rd = train(cfg(), progress=False, stop_at=7)
-    assert checkpoint.final_checkpoint(rd) is None
+    rd = train_until(cfg(), 7)
+    assert final_checkpoint(rd) is None
     with pytest.raises(FileNotFoundError, match="no final checkpoint"):
-        checkpoint.load_for_inference(rd)
+        load_for_inference(rd)
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "truncate_no_sidecar", "foreign"])
 def test_corrupt_checkpoint_is_one_clear_error_and_never_overwritten(tout, damage, capsys):
     c = cfg()
-    rd = train(c, progress=False, stop_at=7)  # latest checkpoint: step 6
+    rd = train_until(c, 7)  # latest checkpoint: step 6
     p = rd / "ckpt" / "step_0000006.pt"
     raw = p.read_bytes()
     if damage.startswith("truncate"):
@@ -77,7 +81,7 @@ def test_corrupt_checkpoint_is_one_clear_error_and_never_overwritten(tout, damag
 
 
 def test_incompatible_resume_is_refused(tout):
-    rd = train(cfg(), progress=False, stop_at=7)
+    rd = train_until(cfg(), 7)
     before = (rd / "ckpt" / "step_0000006.pt").read_bytes()
     with pytest.raises(CorruptCheckpointError, match="lr: 0.003 in the checkpoint, 0.001 now"):
         train(cfg(lr=1e-3), progress=False, resume=True)
@@ -85,24 +89,24 @@ def test_incompatible_resume_is_refused(tout):
         train(cfg(steps=20), progress=False, resume=True)
     # Logging and checkpoint cadence do not change the weights: those may differ on resume.
     train(cfg(log_every=2, ckpt_every=6), progress=False, resume=True)
-    assert checkpoint.final_checkpoint(rd) is not None
+    assert final_checkpoint(rd) is not None
     assert before != (rd / "ckpt" / "final.pt").read_bytes()
 
 
 def test_force_starts_over_a_corrupt_run(tout):
     c = cfg(steps=6)
-    rd = train(c, progress=False, stop_at=4)
+    rd = train_until(c, 4)
     (rd / "ckpt" / "step_0000003.pt").write_bytes(b"garbage")
     rd2 = train(c, progress=False, force=True)
-    assert rd2 == rd == run_dir("tiny", c.model, 0) and checkpoint.final_checkpoint(rd) is not None
+    assert rd2 == rd == run_dir("tiny", c.model, 0) and final_checkpoint(rd) is not None
     assert checkpoint.load(rd / "ckpt" / "step_0000003.pt")["step"] == 3  # rewritten, valid
 
 
 def test_resume_refuses_a_changed_corpus(tout, tmp_path):
     f = tmp_path / "corpus.txt"
     f.write_text("def f(x):\n    return x + 1\n" * 200)
-    c = cfg("silu", data=data.DataConfig.make(None, str(f)))
-    train(c, progress=False, stop_at=4)
+    c = cfg("silu", data=DataConfig.make(None, str(f)))
+    train_until(c, 4)
     f.write_text("def g(y):\n    return y * 2\n" * 200)  # same path and settings, other tokens
     with pytest.raises(CorruptCheckpointError, match="corpus tokens changed"):
         train(c, progress=False, resume=True)

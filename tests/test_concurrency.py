@@ -8,12 +8,13 @@ import sys
 import pytest
 import yaml
 
-from harness import data
-from harness.paths import lock_path, results_dir, run_dir, run_lock
-from harness.results import read_result
-from harness.train import TrainConfig, train
+from harness.data.config import DataConfig
+from harness.paths import lock_path, run_dir, run_lock
+from harness.results import read_result, results_dir
+from harness.train.config import TrainConfig
+from harness.train.trainer import train
 
-DCFG = data.DataConfig(mix={"synth_code": 0.5, "synth_reason": 0.5}, synth_docs=300)
+DCFG = DataConfig(mix={"synth_code": 0.5, "synth_reason": 0.5}, synth_docs=300)
 TRAIN = ["--batch-size", "4", "--seq-len", "32", "--eval-seqs", "2", "--mix", "synth_code=0.5,synth_reason=0.5",
          "--synth-docs", "300", "--no-progress"]
 

@@ -4,15 +4,18 @@ import json
 
 import pytest
 import torch
-from fakes import Counting
+from fakes import Counting, train_until
 from lm_eval.api.instance import Instance
 
-from harness import checkpoint, data
-from harness.crashsafety import run_checks
-from harness.evaluate import run_suite
-from harness.journal import ChunkJournal, chunked
+from harness.data.config import DataConfig
+from harness.evaluation.suite_run import run_suite
+from harness.infer.journal import ChunkJournal, chunked
 from harness.results import read_result, result_path
-from harness.train import TrainConfig, train
+from harness.train import checkpoint
+from harness.train.checkpoint_files import CorruptCheckpointError, final_checkpoint, latest_checkpoint
+from harness.train.config import TrainConfig
+from harness.train.trainer import train
+from harness.verify.crash import run_checks
 from suites import EvalContext, get_suite
 
 RUN = {"scale": "tiny", "model": "silu", "seed": 0, "step": 60, "checkpoint": "ckpt.pt", "eval_act": "silu",
@@ -55,7 +58,7 @@ def tout(out_dir, shared_cache):
 
 def cfg(**kw):
     base = dict(steps=9, batch_size=4, seq_len=32, warmup=2, eval_every=3, log_every=3, ckpt_every=3,
-                eval_seqs=2, data=data.DataConfig(mix={"synth_code": 1.0}, synth_docs=300))
+                eval_seqs=2, data=DataConfig(mix={"synth_code": 1.0}, synth_docs=300))
     return TrainConfig.create("tiny", "stocha-p0.5-a0.2", **{**base, **kw})
 
 
@@ -65,16 +68,16 @@ def test_leftovers_of_a_killed_save_are_ignored_then_swept(tout):
     import shutil
 
     shutil.rmtree(ref)
-    rd = train(cfg(), progress=False, stop_at=4)  # step_0000003 written
+    rd = train_until(cfg(), 4)  # step_0000003 written
     d = rd / "ckpt"
-    # What a kill between the sidecar and the rename leaves (harness.checkpoint.save): a complete temp
+    # What a kill between the sidecar and the rename leaves (harness.train.checkpoint.save): a complete temp
     # file, and a sidecar naming a .pt that never appeared; plus a half-written temp of another save.
     good = (d / "step_0000003.pt").read_bytes()
     (d / ".step_0000006.pt.abc.tmp").write_bytes(good)
     (d / "step_0000006.json").write_text((d / "step_0000003.json").read_text().replace("0000003", "0000006"))
     (d / ".final.pt.xyz.tmp").write_bytes(good[: len(good) // 2])
-    assert checkpoint.latest_checkpoint(rd) == d / "step_0000003.pt"
-    assert checkpoint.final_checkpoint(rd) is None
+    assert latest_checkpoint(rd) == d / "step_0000003.pt"
+    assert final_checkpoint(rd) is None
     train(cfg(), progress=False, resume=True)
     # temp files swept, the orphan sidecar replaced by step 6's real one (the last step writes final.pt)
     assert sorted(p.name for p in d.iterdir()) == ["final.json", "final.pt", "step_0000003.json",
@@ -86,11 +89,11 @@ def test_leftovers_of_a_killed_save_are_ignored_then_swept(tout):
 def test_a_pt_without_sidecar_is_damage_and_stays(tout):
     """A save writes the sidecar before the .pt appears, so a lone .pt never comes from a kill: it is
     reported (one line naming it), not skipped and not overwritten."""
-    rd = train(cfg(), progress=False, stop_at=7)
+    rd = train_until(cfg(), 7)
     p = rd / "ckpt" / "step_0000006.pt"
     p.with_suffix(".json").unlink()
     p.write_bytes(p.read_bytes()[:1000])
-    with pytest.raises(checkpoint.CorruptCheckpointError, match="step_0000006.pt"):
+    with pytest.raises(CorruptCheckpointError, match="step_0000006.pt"):
         train(cfg(), progress=False, resume=True)
     assert len(p.read_bytes()) == 1000
 
@@ -160,7 +163,7 @@ def test_resumed_generation_equals_uninterrupted_with_a_real_model(tmp_path):
 
 
 def test_lm_eval_model_resumes_from_the_journal(tmp_path):
-    from harness.lm_model import SparseBenchLM
+    from harness.infer.lm_model import SparseBenchLM
     from models.registry import build_model
 
     lm = SparseBenchLM(model=build_model("tiny", "silu", seed=0), batch_size=2, progress=False)

@@ -13,11 +13,14 @@ import sys
 import pytest
 import torch
 
-from harness import checkpoint, data, dist
+from harness.data.config import DataConfig
+from harness.infer.load import load_for_inference
 from harness.paths import run_dir
-from harness.train import TrainConfig, train
+from harness.train import checkpoint, dist
+from harness.train.config import TrainConfig
+from harness.train.trainer import train
 
-DCFG = data.DataConfig(mix={"synth_code": 0.5, "synth_reason": 0.5}, synth_docs=300)
+DCFG = DataConfig(mix={"synth_code": 0.5, "synth_reason": 0.5}, synth_docs=300)
 ARGS = dict(steps=12, batch_size=8, seq_len=32, warmup=2, eval_every=6, log_every=2, ckpt_every=6, eval_seqs=4)
 
 
@@ -75,7 +78,7 @@ def test_two_process_gloo_matches_one_process(tout, tmp_path, monkeypatch, fsdp)
     two = _torchrun(tmp_path / "two", "silu", "--fsdp", fsdp)
     _compare(one, two)
     assert json.loads((two / "config.json").read_text())["fsdp"] == (fsdp == "on")
-    model, info = checkpoint.load_for_inference(two)
+    model, info = load_for_inference(two)
     assert info["step"] == 12 and model(torch.tensor([[256, 65]])).shape == (1, 2, 264)
 
 

@@ -7,13 +7,14 @@ import random
 import pytest
 import torch
 
-from harness import diversity as dv
-from harness import diversity_metrics as dm
 from harness.__main__ import main
-from harness.generate import activation, generate_ids
+from harness.data.tokenizer import ByteTokenizer
+from harness.diversity import behaviour, scoring, settings, study
+from harness.diversity import metrics as dm
+from harness.infer.generate import activation, generate_ids
+from harness.infer.records import samples_path
 from harness.results import read_result
-from harness.sandbox import run_program
-from harness.tokenizer import ByteTokenizer
+from harness.sandbox.execute import run_program
 from models.registry import build_model, get_variant
 
 MODEL = "stocha-p0.7-a0.05"
@@ -79,11 +80,11 @@ def test_token_f1_answers_and_majority():
 def test_score_reasoning_known_values():
     items = [{"task_id": "a", "question": "?", "answer": "2+3 = <<2+3=5>>5\n#### 5"},
              {"task_id": "b", "question": "?", "answer": "#### 7"}]
-    job = dv.Job(suite=None, kind="reasoning", items=items, prompts=["", ""], stop=[], max_new_tokens=1)
+    job = study.Job(suite=None, kind="reasoning", items=items, prompts=["", ""], stop=[], max_new_tokens=1)
     comps = {"a": [" 2+3 = <<2+3=5>>5\n#### 5", " 2+3 = <<2+3=6>>6\n#### 6", "#### 6", "garbage"],
              "b": ["#### 7", "#### 8", "#### 8", "#### 9"]}
     recs = [{"task_id": t, "sample": j, "completion": c} for t, cs in comps.items() for j, c in enumerate(cs)]
-    metrics, scored = dv.score_reasoning(job, recs, 4, {"method": "temperature", "setting": "T=1"})
+    metrics, scored = scoring.score_reasoning(job, recs, 4, {"method": "temperature", "setting": "T=1"})
     m = {x["name"]: x for x in metrics}
     assert m["exact_match"]["value"] == pytest.approx((1 / 4 + 1 / 4) / 2)
     assert m["maj@4"]["value"] == 0.0  # a: 6 wins 2-1; b: 8 wins
@@ -97,13 +98,13 @@ def test_score_reasoning_known_values():
 # ---- code: pass/fail and behaviours in the sandbox ---------------------------------------------------
 
 def test_code_scoring_pass_at_k_and_functional_diversity():
-    job = dv.make_job("syn_code", 1)
+    job = study.make_job("syn_code", 1)
     task = job.items[0]
     assert task["entry_point"] == "sub4" and "return m - 4" in task["canonical_solution"]
     comps = ["    return m - 4\n", "    return m + -4\n", "    return m - 5\n", "    return m -\n"]
     recs = [{"task_id": task["task_id"], "sample": j, "completion": c} for j, c in enumerate(comps)]
-    ex = dv.Executor(job)
-    metrics, scored = dv.score_code(job, recs, 4, ex, {"method": "stocha", "setting": "p'=0.5"})
+    ex = behaviour.Executor(job)
+    metrics, scored = scoring.score_code(job, recs, 4, ex, {"method": "stocha", "setting": "p'=0.5"})
     m = {x["name"]: x["value"] for x in metrics}
     assert m["pass@1"] == 0.5 and m["pass@4"] == 1.0
     # m - 4 and m + -4 behave alike; m - 5 is another behaviour; the syntax error a third
@@ -117,15 +118,15 @@ def test_code_scoring_pass_at_k_and_functional_diversity():
 
 
 def test_every_test_statement_runs_in_isolation():
-    job = dv.make_job("syn_code", 1)
+    job = study.make_job("syn_code", 1)
     t = job.items[0]  # asserts sub4(-1) == -5, then four more inputs
-    out = run_program(dv.behaviour_program(t["prompt"], "    return -5 if m == -1 else 0\n", t["test"],
+    out = run_program(behaviour.behaviour_program(t["prompt"], "    return -5 if m == -1 else 0\n", t["test"],
                                            t["entry_point"]))
-    assert out.status == "failed" and out.detail.startswith(dv.BEHAVIOUR_PREFIX)
+    assert out.status == "failed" and out.detail.startswith(behaviour.BEHAVIOUR_PREFIX)
     assert out.detail.endswith("failed=1,2,3,4")  # the first assert passed; the others still ran
-    loop = run_program(dv.behaviour_program(t["prompt"], "    while True:\n        pass\n", t["test"],
+    loop = run_program(behaviour.behaviour_program(t["prompt"], "    while True:\n        pass\n", t["test"],
                                             t["entry_point"]), timeout=1.0)
-    assert dv.behaviour_of(loop) == "error timeout"
+    assert behaviour.behaviour_of(loop) == "error timeout"
 
 
 # ---- sampling: seeds, p' = 0, independence of k -------------------------------------------------------
@@ -144,14 +145,14 @@ PROMPTS = ["def add(a, b):\n", "Question: Tom has 3 apples.\nAnswer:", "x = "]
 
 
 def _sample(model, setting, k=3, seed=0, batch_size=8):
-    act = dv.activation_for(setting, get_variant(MODEL))
-    return dv.sample(model, PROMPTS, setting, k=k, seed=seed, eval_act=act, stop=[], max_new_tokens=24,
+    act = settings.activation_for(setting, get_variant(MODEL))
+    return study.sample(model, PROMPTS, setting, k=k, seed=seed, eval_act=act, stop=[], max_new_tokens=24,
                      batch_size=batch_size)
 
 
-@pytest.mark.parametrize("setting", [dv.Setting("stocha", act_p=0.5), dv.Setting("temperature", temperature=1.0),
-                                     dv.Setting("top_p", temperature=1.0, top_p=0.9),
-                                     dv.Setting("stocha_temp", act_p=0.3, temperature=0.6)])
+@pytest.mark.parametrize("setting", [settings.Setting("stocha", act_p=0.5), settings.Setting("temperature", temperature=1.0),
+                                     settings.Setting("top_p", temperature=1.0, top_p=0.9),
+                                     settings.Setting("stocha_temp", act_p=0.3, temperature=0.6)])
 def test_fixed_seeds_reproduce_samples_exactly(model, setting):
     a, b = _sample(model, setting), _sample(model, setting)
     assert a == b
@@ -167,52 +168,52 @@ def test_p_zero_reproduces_relu_greedy_token_for_token(model):
     ids = [tok.encode(p, bos=True) for p in PROMPTS]
     with activation(model, "relu"):
         relu = generate_ids(model, ids, max_new_tokens=24)
-    with activation(model, dv.activation_for(dv.Setting("stocha", act_p=0.0), get_variant(MODEL)), act_seed=7):
+    with activation(model, settings.activation_for(settings.Setting("stocha", act_p=0.0), get_variant(MODEL)), act_seed=7):
         assert model.activation.kind == "stocha" and model.activation.p == 0.0  # the stochastic path runs
         stocha = generate_ids(model, ids, max_new_tokens=24)
     assert stocha == relu and all(len(r) == 24 for r in relu)
-    greedy = _sample(model, dv.Setting("greedy"))
-    assert _sample(model, dv.Setting("stocha", act_p=0.0)) == greedy
+    greedy = _sample(model, settings.Setting("greedy"))
+    assert _sample(model, settings.Setting("stocha", act_p=0.0)) == greedy
     assert all(len(set(row)) == 1 for row in greedy)
 
 
 def test_settings_and_their_activation():
-    s = dv.build_settings()
-    assert s[0] == dv.Setting("greedy") and len(s) == 1 + 7 + 5 + 5 + 3
+    s = settings.build_settings()
+    assert s[0] == settings.Setting("greedy") and len(s) == 1 + 7 + 5 + 5 + 3
     assert [x.label for x in s if x.method == "stocha"][:2] == ["p'=0.05", "p'=0.1"]
-    assert dv.Setting("stocha_temp", act_p=0.3, temperature=0.6).tag == "p0.3-T0.6"
-    assert dv.activation_for(dv.Setting("stocha", act_p=0.3), get_variant("stocha-p0.5-a0.1-full-tok")) == \
+    assert settings.Setting("stocha_temp", act_p=0.3, temperature=0.6).tag == "p0.3-T0.6"
+    assert settings.activation_for(settings.Setting("stocha", act_p=0.3), get_variant("stocha-p0.5-a0.1-full-tok")) == \
         "stocha:p=0.3,mode=full,gran=token"  # the recipe's own mode and granularity
-    assert dv.activation_for(dv.Setting("temperature", temperature=0.5), get_variant(MODEL)) is None
+    assert settings.activation_for(settings.Setting("temperature", temperature=0.5), get_variant(MODEL)) is None
     with pytest.raises(ValueError, match="p' must be in"):
-        dv.Setting("stocha", act_p=1.5)
+        settings.Setting("stocha", act_p=1.5)
     with pytest.raises(ValueError, match="unknown diversity method"):
-        dv.build_settings(["beam"])
+        settings.build_settings(["beam"])
     with pytest.raises(ValueError, match="needs T > 0"):
-        dv.build_settings(["temperature"], temperatures=(0.0,))
+        settings.build_settings(["temperature"], temperatures=(0.0,))
 
 
 # ---- the study: files, resume, --force, --rescore ---------------------------------------------------------
 
-SMALL = [dv.Setting("greedy"), dv.Setting("stocha", act_p=0.5), dv.Setting("temperature", temperature=0.8)]
+SMALL = [settings.Setting("greedy"), settings.Setting("stocha", act_p=0.5), settings.Setting("temperature", temperature=0.8)]
 
 
 def test_study_writes_results_resumes_and_rescores(out_dir, model, monkeypatch):
     calls = []
-    real = dv.sample
+    real = study.sample
 
     def counting(*a, **kw):
         calls.append(a[2].label)
         return real(*a, **kw)
 
-    monkeypatch.setattr(dv, "sample", counting)
+    monkeypatch.setattr(study, "sample", counting)
 
     def loader():
         return model, {"step": 60, "checkpoint": "ckpt.pt", "sha256": "a" * 64}
 
     kw = dict(suites=["syn_code", "syn_reason"], k=3, n_prompts=2, settings=SMALL, loader=loader,
               progress=False, log=lambda *_: None)
-    paths = dv.run_diversity("tiny", MODEL, **kw)
+    paths = study.run_diversity("tiny", MODEL, **kw)
     assert len(paths) == 6 and len(calls) == 6
     res = read_result(out_dir / "results/tiny" / MODEL / "s0/diversity/syn_code.stocha.p0.5.json")
     assert res["kind"] == "diversity" and res["status"] == "ok" and res["run"]["eval_act"] == "stocha:p=0.5"
@@ -227,25 +228,25 @@ def test_study_writes_results_resumes_and_rescores(out_dir, model, monkeypatch):
     assert {"exact_match", "maj@3", "any@3", "f1_best@3", "f1_mean"} <= {m["name"] for m in reason["metrics"]}
     assert reason["run"]["eval_act"] == "relu"
 
-    assert dv.run_diversity("tiny", MODEL, **kw) == paths and len(calls) == 6  # done: skipped
-    dv.run_diversity("tiny", MODEL, **{**kw, "force": True, "settings": SMALL[:1]})
+    assert study.run_diversity("tiny", MODEL, **kw) == paths and len(calls) == 6  # done: skipped
+    study.run_diversity("tiny", MODEL, **{**kw, "force": True, "settings": SMALL[:1]})
     assert len(calls) == 8  # --force regenerates (greedy, both suites)
 
     def no_model():
         raise AssertionError("--rescore must not load a model")
 
     before = res["metrics"]
-    dv.run_diversity("tiny", MODEL, **{**kw, "rescore": True, "loader": no_model})
+    study.run_diversity("tiny", MODEL, **{**kw, "rescore": True, "loader": no_model})
     assert len(calls) == 8 and read_result(paths[1])["metrics"] == before
     with pytest.raises(ValueError, match="pass the same --k and --prompts"):
-        dv.run_diversity("tiny", MODEL, **{**kw, "rescore": True, "loader": no_model, "k": 5})
-    dv.run_diversity("tiny", MODEL, **{**kw, "k": 4, "settings": SMALL[2:]})  # new parameters: regenerated
+        study.run_diversity("tiny", MODEL, **{**kw, "rescore": True, "loader": no_model, "k": 5})
+    study.run_diversity("tiny", MODEL, **{**kw, "k": 4, "settings": SMALL[2:]})  # new parameters: regenerated
     assert len(calls) == 10
 
     def retrained():  # the same step, other weights (train --force): every setting is another model's
         return model, {"step": 60, "checkpoint": "ckpt.pt", "sha256": "b" * 64}
 
-    dv.run_diversity("tiny", MODEL, **{**kw, "settings": SMALL[:1], "loader": retrained})
+    study.run_diversity("tiny", MODEL, **{**kw, "settings": SMALL[:1], "loader": retrained})
     assert len(calls) == 12
     assert read_result(paths[0])["run"]["checkpoint_sha256"] == "b" * 64
 
@@ -262,45 +263,44 @@ def test_cli_bad_input_is_one_line(out_dir, capsys):
 
 def test_only_the_plain_check_counts_a_pass(monkeypatch):
     """Probes first; the plain check runs only for candidates the probe did not prove wrong."""
-    import harness.sandbox as sandbox
-    from harness.sandbox import Outcome
+    from harness.sandbox.execute import Outcome
 
     ran = []
-    real = sandbox.run_many
+    real = behaviour.run_many
 
     def counting(programs, **kw):
         ran.append(len(programs))
         return real(programs, **kw)
 
-    monkeypatch.setattr(sandbox, "run_many", counting)
-    job = dv.make_job("syn_code", 1)
+    monkeypatch.setattr(behaviour, "run_many", counting)
+    job = study.make_job("syn_code", 1)
     tid = job.items[0]["task_id"]
     comps = ["    return m - 4\n", "    return m + -4\n", "    return m - 5\n", "    return m -\n"]
-    assert [st for st, _ in dv.Executor(job).run([(tid, c) for c in comps])] == ["passed", "passed", "failed",
+    assert [st for st, _ in behaviour.Executor(job).run([(tid, c) for c in comps])] == ["passed", "passed", "failed",
                                                                                   "failed"]
     assert ran == [4, 2]  # 4 probes, then the 2 candidates whose every test statement passed
-    assert dv.probe_shows_failure(Outcome("failed", dv.BEHAVIOUR_PREFIX + "abc failed=0,3"))
-    assert not dv.probe_shows_failure(Outcome("failed", dv.BEHAVIOUR_PREFIX + "abc failed="))
-    assert dv.probe_shows_failure(Outcome("failed", "SyntaxError: invalid syntax"))
-    assert not dv.probe_shows_failure(Outcome("timeout", "killed after 5 s"))
-    assert not dv.probe_shows_failure(Outcome("crashed", "signal 9"))
+    assert behaviour.probe_shows_failure(Outcome("failed", behaviour.BEHAVIOUR_PREFIX + "abc failed=0,3"))
+    assert not behaviour.probe_shows_failure(Outcome("failed", behaviour.BEHAVIOUR_PREFIX + "abc failed="))
+    assert behaviour.probe_shows_failure(Outcome("failed", "SyntaxError: invalid syntax"))
+    assert not behaviour.probe_shows_failure(Outcome("timeout", "killed after 5 s"))
+    assert not behaviour.probe_shows_failure(Outcome("crashed", "signal 9"))
 
 
 def test_a_damaged_samples_file_is_generated_again_or_refused_by_rescore(out_dir, model, monkeypatch):
     calls = []
-    real = dv.sample
-    monkeypatch.setattr(dv, "sample", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    real = study.sample
+    monkeypatch.setattr(study, "sample", lambda *a, **kw: calls.append(1) or real(*a, **kw))
     kw = dict(suites=["syn_reason"], k=2, n_prompts=2, settings=SMALL[:1], progress=False, log=lambda *_: None,
               loader=lambda: (model, {"step": 60, "checkpoint": "ckpt.pt", "sha256": "a" * 64}))
-    [path] = dv.run_diversity("tiny", MODEL, **kw)
-    sp = dv.samples_path(path)
+    [path] = study.run_diversity("tiny", MODEL, **kw)
+    sp = samples_path(path)
     whole = sp.read_bytes()
     sp.write_bytes(whole[: len(whole) - 20])  # cut mid-line, as a kill or a full disk would
     path.unlink()  # the result is missing too: the setting must be redone
     with pytest.raises(RuntimeError, match="is damaged"):
-        dv.run_diversity("tiny", MODEL, **{**kw, "rescore": True})
+        study.run_diversity("tiny", MODEL, **{**kw, "rescore": True})
     assert sp.read_bytes() == whole[: len(whole) - 20]  # refused: left untouched
-    dv.run_diversity("tiny", MODEL, **kw)
+    study.run_diversity("tiny", MODEL, **kw)
     assert len(calls) == 2 and read_result(path)["status"] == "ok"
     assert [json.loads(x) for x in sp.read_text().splitlines()][1:] == \
         [json.loads(x) for x in whole.decode().splitlines()][1:]  # the same samples (scored) again

@@ -5,7 +5,9 @@ import json
 import pytest
 from fakes import Counting
 
-from harness.evaluate import _is_done, print_table, run_suite
+from harness.evaluation.suite_run import is_done as _is_done
+from harness.evaluation.suite_run import run_suite
+from harness.evaluation.table import print_table
 from harness.results import is_complete, read_result, result_path
 from suites import EvalContext, get_suite
 
@@ -70,7 +72,7 @@ def test_table_shows_runs(out_dir):
 
 
 def test_bad_input_is_one_clear_error(out_dir):
-    from harness.evaluate import run_eval
+    from harness.evaluation.evaluate import run_eval
 
     with pytest.raises(ValueError, match="unknown suite"):
         run_eval("tiny", "silu", suites=["nope"], train=False)
@@ -82,7 +84,7 @@ def test_bad_input_is_one_clear_error(out_dir):
 
 @pytest.mark.slow
 def test_run_eval_end_to_end_tiny(out_dir):
-    from harness.evaluate import run_eval
+    from harness.evaluation.evaluate import run_eval
 
     paths = run_eval("tiny", "silu", suites=["syn_code", "syn_choice"], limit=3, progress=False, log=lambda *_: None)
     assert [read_result(p)["suite"]["name"] for p in paths] == ["syn_code", "syn_choice"]
@@ -106,11 +108,12 @@ def test_a_result_of_another_checkpoint_at_the_same_step_is_not_done(out_dir):
 
 def test_retrained_run_is_evaluated_again(out_dir):
     """A run retrained with --force to the same step but other weights: eval and profile redo their work."""
-    from harness.checkpoint import final_checkpoint, sidecar_sha256
-    from harness.evaluate import run_eval
+    from harness.evaluation.evaluate import run_eval
     from harness.paths import run_dir
-    from harness.profile import run_profile
-    from harness.train import TrainConfig, train
+    from harness.profiling.profile_run import run_profile
+    from harness.train.checkpoint_files import final_checkpoint, sidecar_sha256
+    from harness.train.config import TrainConfig
+    from harness.train.trainer import train
 
     def evaluate():
         logs = []

@@ -11,12 +11,12 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
 
-from harness import checkpoint
 from harness.__main__ import main
-from harness.hf import config_from_hf, from_hf_llama, to_hf_llama
-from harness.lm_model import SparseBenchLM
+from harness.data.tokenizer import ByteTokenizer, HFTokenizer, byte_hf_tokenizer
+from harness.infer.lm_model import SparseBenchLM
+from harness.interop.hf import config_from_hf, from_hf_llama, to_hf_llama
 from harness.paths import run_dir
-from harness.tokenizer import ByteTokenizer, HFTokenizer, byte_hf_tokenizer
+from harness.train import checkpoint
 from models.registry import build_model, get_variant
 
 ATOL = 1e-4
@@ -146,7 +146,7 @@ def test_lm_eval_hf_model_scores_the_export_like_our_lm_eval_model(out_dir, tmp_
 
     - loglikelihood (syn_choice, acc): HFLM as is (the byte tokenizer adds BOS by default, as our contexts
       start). Same accuracies; per item the log-likelihoods differ by one constant, the trailing "\\n" of the
-      context that lm-eval moves into every continuation (see harness.lm_model); with that move applied
+      context that lm-eval moves into every continuation (see harness.infer.lm_model); with that move applied
       on our side too they are equal.
     - loglikelihood_rolling (stdlib_bpb): HFLM needs add_bos_token=False — it prefixes BOS itself, and
       with the tokenizer's default BOS it would score a second one. Same bits per byte.

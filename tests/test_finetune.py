@@ -14,9 +14,10 @@ from hf_tiny import make_tiny_llama
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from harness.__main__ import main
-from harness.finetune import FT_ALPHA, FinetuneConfig, default_name, finetune, resolve_recipe
+from harness.interop.finetune import FT_ALPHA, FinetuneConfig, default_name, finetune, resolve_recipe
 from harness.paths import lock_path, run_dir, run_lock
 from harness.results import read_result, result_path
+from harness.verify.crash import Stopped, stopped_at
 
 ATOL = 1e-4
 SMALL = ["--batch-size", "4", "--seq-len", "64", "--lr", "3e-3", "--mix", "synth_code=1", "--synth-docs", "200",
@@ -43,7 +44,7 @@ def test_recipe_shorthands_and_schedules():
 
 
 def test_import_gives_transformers_logits_and_tokens(tiny_llama):
-    from harness.hf import load_hf_checkpoint
+    from harness.interop.hf import load_hf_checkpoint
 
     ours, tok, info = load_hf_checkpoint(tiny_llama)
     hf = AutoModelForCausalLM.from_pretrained(str(tiny_llama), local_files_only=True).eval()
@@ -59,11 +60,11 @@ def test_import_gives_transformers_logits_and_tokens(tiny_llama):
 
 
 def test_relufy_then_eval_profile_sparse_decode_export(tiny_llama, out_dir, tmp_path, capsys):
-    from harness.checkpoint import load_for_inference
-    from harness.evaluate import run_eval
-    from harness.generate import generate
-    from harness.profile import run_profile
-    from harness.tokenizer import HFTokenizer
+    from harness.data.tokenizer import HFTokenizer
+    from harness.evaluation.evaluate import run_eval
+    from harness.infer.generate import generate
+    from harness.infer.load import load_for_inference
+    from harness.profiling.profile_run import run_profile
     from models.sparse import enable_sparse
 
     argv = ["finetune", "--from-hf", str(tiny_llama), "--recipe", "stocha-p0.7", "--steps", "10", "--eval-every",
@@ -125,7 +126,8 @@ def test_resume_continues_exactly(tiny_llama, out_dir):
               data={"mix": {"synth_code": 1.0}, "synth_docs": 200})
     whole = finetune(FinetuneConfig.create(tiny_llama, "stocha-p0.5-a0.5", name="whole", **kw), progress=False)
     cfg = FinetuneConfig.create(tiny_llama, "stocha-p0.5-a0.5", name="cut", **kw)
-    finetune(cfg, progress=False, stop_at=4)  # killed after step 4; the checkpoint of step 3 remains
+    with pytest.raises(Stopped), stopped_at("train.step", 4):  # killed after step 4; the checkpoint of step 3 remains
+        finetune(cfg, progress=False)
     with pytest.raises(RuntimeError, match="--resume"):
         finetune(cfg, progress=False)
     cut = finetune(cfg, resume=True, progress=False)

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from harness.generate import _first_stop, _top_p_filter, activation, generate, generate_ids
-from harness.tokenizer import ByteTokenizer
+from harness.data.tokenizer import ByteTokenizer
+from harness.infer.generate import _first_stop, _top_p_filter, activation, generate, generate_ids
 from models.registry import build_model
 
 
@@ -89,7 +89,7 @@ def test_sampling_reproducible_and_top_p():
 
 def test_hf_llama_conversion_matches_logits(model):
     pytest.importorskip("transformers")
-    from harness.hf import to_hf_llama
+    from harness.interop.hf import to_hf_llama
 
     hf = to_hf_llama(model)
     x = torch.randint(0, 256, (2, 20), generator=torch.Generator().manual_seed(0))

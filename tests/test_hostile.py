@@ -1,6 +1,6 @@
 """Hostile completions through the code suites' scoring path: each is contained, none passes.
 
-One run of every case of harness.hostile (in parallel, ~10 s), then a test per case with its known answer.
+One run of every case of harness.verify.hostile (in parallel, ~10 s), then a test per case with its known answer.
 """
 
 import os
@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from harness import hostile
-from harness.sandbox import check_program, run_many
+from harness.sandbox.execute import check_program, run_many
+from harness.verify import hostile
 
 TIMEOUT = 2.0
 

@@ -4,8 +4,8 @@ import pytest
 import torch
 from lm_eval.api.instance import Instance
 
-from harness.lm_model import SparseBenchLM
-from harness.tokenizer import ByteTokenizer
+from harness.data.tokenizer import ByteTokenizer
+from harness.infer.lm_model import SparseBenchLM
 from models.registry import build_model
 
 

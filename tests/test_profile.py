@@ -1,18 +1,16 @@
 """Profiler: exact statistics on hand-built activations, and the profile result schema."""
 
-import sys
-import types
-
 import pytest
 import torch
 
-from harness import profile as P
 from harness import results as R
+from harness.infer import sparsity
+from harness.profiling import decode, profile_run
 from models.registry import build_model, get_variant
 
 
 def test_layer_stats_on_hand_built_activations():
-    s = P._LayerStats(4)
+    s = sparsity._LayerStats(4)
     a = torch.tensor([[0.0, 1.0, 0.0, 5e-3],    # 2 zeros of 4
                       [0.0, 2.0, 0.0, 0.0],     # 3 zeros
                       [0.0, 0.5, 0.0, 2.0]])    # 2 zeros
@@ -30,7 +28,7 @@ def test_layer_stats_on_hand_built_activations():
 
 
 def test_layer_stats_respects_valid_mask():
-    s = P._LayerStats(2)
+    s = sparsity._LayerStats(2)
     s.add(torch.tensor([[[0.0, 1.0], [0.0, 0.0]]]), torch.tensor([[True, False]]))
     assert s.summary(0)["sparsity"] == 0.5 and s.summary(0)["tokens"] == 1
 
@@ -43,7 +41,7 @@ def test_profile_model_dead_neurons_and_flops():
         for layer in m.layers:
             layer.feed_forward.w1.weight[: F // 2].zero_()  # half the neurons can never fire
     tok = torch.randint(0, 264, (3, 20), generator=torch.Generator().manual_seed(0))
-    prof = P.profile_model(m, tok, batch_size=2)
+    prof = sparsity.profile_model(m, tok, batch_size=2)
     assert prof["tokens"] == 60 and len(prof["layers"]) == 2
     for L in prof["layers"]:
         assert L["dead_frac"] >= 0.5 and L["sparsity"] >= 0.5
@@ -60,7 +58,7 @@ def test_profile_model_dead_neurons_and_flops():
 
 def test_silu_has_no_exact_zeros_but_near_zeros():
     m = build_model("tiny", "silu").eval()
-    prof = P.profile_model(m, torch.randint(0, 264, (2, 16)))
+    prof = sparsity.profile_model(m, torch.randint(0, 264, (2, 16)))
     assert prof["sparsity"] == 0.0 and prof["dead_frac"] == 0.0
     nz = prof["near_zero_frac"]
     assert 0 < nz["0.001"] <= nz["0.01"] <= nz["0.1"] <= 1
@@ -69,7 +67,7 @@ def test_silu_has_no_exact_zeros_but_near_zeros():
 def test_decode_benchmark_runs_both_paths():
     m = build_model("tiny", "relu").eval()
     m.set_activation("relu")
-    r = P.decode_benchmark(m, torch.randint(0, 264, (1, 8)), n_new=4, repeats=1)
+    r = decode.decode_benchmark(m, torch.randint(0, 264, (1, 8)), n_new=4, repeats=1)
     assert r["tokens"] == 4 and r["tokens_per_s_dense"] > 0 and r["tokens_per_s_sparse"] > 0
     assert not any(layer.feed_forward.sparse_forward for layer in m.layers)  # left dense afterwards
 
@@ -93,19 +91,17 @@ def fake_trainer(monkeypatch, tmp_path):
     def validation_tokens(n_seqs, seq_len, seed=0, tokenizer=None):
         return torch.randint(0, 256, (n_seqs, seq_len), generator=torch.Generator().manual_seed(seed))
 
-    for name, attrs in {"harness.train": {"ensure_trained": ensure_trained},
-                        "harness.checkpoint": {"load_for_inference": load_for_inference,
-                                               "final_checkpoint": lambda run_dir: None,
-                                               "sidecar_sha256": lambda path: None},
-                        "harness.data": {"validation_tokens": validation_tokens}}.items():
-        monkeypatch.setitem(sys.modules, name, types.SimpleNamespace(**attrs))
+    for name, fake in {"ensure_trained": ensure_trained, "load_for_inference": load_for_inference,
+                       "final_checkpoint": lambda run_dir: None, "sidecar_sha256": lambda path: None,
+                       "validation_tokens": validation_tokens}.items():
+        monkeypatch.setattr(profile_run, name, fake)
     return calls
 
 
 def test_run_profile_writes_a_result_and_skips_when_done(out_dir, fake_trainer):
     kw = dict(n_seqs=4, seq_len=32, decode_tokens=4, widths=(64,),
               bench_kw=dict(min_bytes=1e5, kv_len=8, bandwidth_bytes=1 << 20))
-    path = P.run_profile("tiny", "swi-ft-a0.1", seed=0, **kw)
+    path = profile_run.run_profile("tiny", "swi-ft-a0.1", seed=0, **kw)
     assert path == R.result_path("tiny", "swi-ft-a0.1", 0, "profile")
     res = R.read_result(path)
     assert res["kind"] == "profile" and res["suite"]["name"] == "profile" and R.is_complete(res)
@@ -120,9 +116,9 @@ def test_run_profile_writes_a_result_and_skips_when_done(out_dir, fake_trainer):
     assert 0 < overall["value"] < 1 and res["widths"][0]["d"] == 64
     assert res["provenance"]["threads"] == 1 and res["provenance"]["cpu"]
     mtime = path.stat().st_mtime_ns
-    assert P.run_profile("tiny", "swi-ft-a0.1", seed=0, **kw) == path and path.stat().st_mtime_ns == mtime
+    assert profile_run.run_profile("tiny", "swi-ft-a0.1", seed=0, **kw) == path and path.stat().st_mtime_ns == mtime
     assert fake_trainer["train"] == 1  # done: not even the checkpoint is looked at again
-    P.run_profile("tiny", "swi-ft-a0.1", seed=0, force=True, **kw)
+    profile_run.run_profile("tiny", "swi-ft-a0.1", seed=0, force=True, **kw)
     assert path.stat().st_mtime_ns != mtime
 
 

@@ -4,16 +4,16 @@ Training, evaluation and profiling are replaced by fakes that write real result 
 check the orchestration (what runs, in which order, what is skipped) in seconds.
 """
 
-import sys
-import types
-
 import pytest
 
-import harness.diversity  # noqa: F401  (the CLI imports every command: import it before evaluate is faked)
-from harness import reproduce
 from harness.__main__ import main
-from harness.paths import atomic_write_text, run_dir
-from harness.results import make_result, metric, read_result, result_path, write_result
+from harness.commands import reproduce
+from harness.diversity import study
+from harness.evaluation import evaluate
+from harness.paths import run_dir
+from harness.profiling import profile_run
+from harness.results import atomic_write_text, make_result, metric, read_result, result_path, write_result
+from harness.train import trainer
 from models.registry import GRIDS, get_variant
 
 
@@ -25,7 +25,8 @@ def _write(kind, scale, model, seed, suite, metrics, **extra):
 
 @pytest.fixture
 def fakes(out_dir, monkeypatch):
-    """Fake harness.train/evaluate/profile/checkpoint recording calls; ``fail_at`` kills a train call."""
+    """Fake training, evaluation, profiling and the checkpoint look-up, recording calls; ``fail_at`` kills a
+    train call."""
     calls, state = [], {"fail_at": None, "n_train": 0}
 
     def final_checkpoint(rd):
@@ -61,12 +62,10 @@ def fakes(out_dir, monkeypatch):
                [metric("sparsity", sp), metric("sparsity", sp, layer=0), metric("ffn_speedup", 1.0 + sp)])
         return result_path(scale, model, seed, "profile")
 
-    for name, funcs in {"checkpoint": {"final_checkpoint": final_checkpoint},
-                        "train": {"ensure_trained": ensure_trained}, "evaluate": {"run_eval": run_eval},
-                        "profile": {"run_profile": run_profile}}.items():
-        # add_arguments/run: the CLI dispatcher imports every command module to build its parser.
-        fake = types.SimpleNamespace(**funcs, add_arguments=lambda p: None, run=lambda a: 0, __doc__="fake")
-        monkeypatch.setitem(sys.modules, f"harness.{name}", fake)
+    monkeypatch.setattr(reproduce, "final_checkpoint", final_checkpoint)
+    monkeypatch.setattr(trainer, "ensure_trained", ensure_trained)
+    monkeypatch.setattr(evaluate, "run_eval", run_eval)
+    monkeypatch.setattr(profile_run, "run_profile", run_profile)
     return calls, state
 
 
@@ -170,8 +169,7 @@ def test_diversity_study_runs_once_for_stocha_seed_0(fakes, out_dir, monkeypatch
         calls.append(("diversity", model, seed))
         return []
 
-    monkeypatch.setitem(sys.modules, "harness.diversity", types.SimpleNamespace(
-        run_diversity=run_diversity, add_arguments=lambda p: None, run=lambda a: 0, __doc__="fake"))
+    monkeypatch.setattr(study, "run_diversity", run_diversity)
     args = ["reproduce", "--scale", "tiny", "--seeds", "2", "--models", "relu,stocha-p0.7-a0.05", "--no-report"]
     assert main(args) == 0
     assert [c for c in calls if c[0] == "diversity"] == [("diversity", "stocha-p0.7-a0.05", 0)]
@@ -186,7 +184,7 @@ def test_diversity_study_runs_once_for_stocha_seed_0(fakes, out_dir, monkeypatch
 
 
 def test_runs_with_every_result_present_need_no_checkpoint(fakes, out_dir, capsys):
-    """Results copied from an earlier session (no checkpoints, no samples) are not recomputed."""
+    """Results copied in from elsewhere (no checkpoints, no samples) are not recomputed."""
     from suites import DEFAULT_SUITES, get_suite
 
     calls, _ = fakes

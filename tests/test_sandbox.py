@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from harness.hostile import PROMPT, TEST
-from harness.sandbox import Check, check_program, count, run_check, run_many, run_program
+from harness.sandbox.execute import Check, check_program, count, run_check, run_many, run_program
+from harness.verify.hostile import PROMPT, TEST
 
 CHECK = "\ndef check(c):\n    assert c(1) == 2\ncheck(f)\n"
 GOOD = "def f(x):\n    return x + 1\n"

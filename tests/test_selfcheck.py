@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from harness import badinput, crashsafety, hostile, selfcheck
 from harness.__main__ import main
+from harness.verify import badinput, hostile, selfcheck
+from harness.verify import crash as crashsafety
 
 
 def test_selfcheck_runs_its_parts_and_reports_counts(out_dir, monkeypatch, capsys):

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from harness.bench import ffn_config, make_blocks, neuron_rates
+from harness.profiling.ffn import ffn_config, make_blocks, neuron_rates
 from models import sparse as sp
 from models.llama import KVCache, ModelConfig, Transformer
 from models.registry import DEFAULT_VARIANTS, build_model, get_variant
@@ -29,7 +29,7 @@ def _ffn(d=96, sparsity=0.9, dtype=torch.float32, seed=0, ffn=None):
 def _x(batch, d, dtype, seed=0):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(batch, 1, d, generator=g)
-    x[..., -1] = 1.0  # the gate's bias column (see harness.bench)
+    x[..., -1] = 1.0  # the gate's bias column (see harness.profiling.ffn)
     return x.to(dtype)
 
 

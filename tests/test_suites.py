@@ -156,7 +156,7 @@ def test_evalplus_scores_through_its_sandbox(tmp_path, monkeypatch):
 
 
 def test_synthetic_items_are_cached_on_disk_unchanged(tmp_path, monkeypatch):
-    from harness import synth
+    from harness.data import synth
     from suites.base import synth_items
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))

@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from harness import synth
+from harness.data import synth
 
 
 def test_deterministic():

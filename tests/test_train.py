@@ -5,13 +5,19 @@ import math
 
 import pytest
 import torch
+from fakes import train_until
 
-from harness import checkpoint, data
+from harness.data.config import DataConfig
+from harness.infer.load import load_for_inference
 from harness.paths import run_dir
+from harness.profiling.throughput import measure_throughput
 from harness.results import read_result, result_path
-from harness.train import TrainConfig, ensure_trained, lr_at, measure_throughput, train
+from harness.train import checkpoint
+from harness.train.checkpoint_files import final_checkpoint, latest_checkpoint
+from harness.train.config import TrainConfig, lr_at
+from harness.train.trainer import ensure_trained, train
 
-DCFG = data.DataConfig(mix={"synth_code": 0.4, "synth_reason": 0.4, "stdlib": 0.2}, synth_docs=300)
+DCFG = DataConfig(mix={"synth_code": 0.4, "synth_reason": 0.4, "stdlib": 0.2}, synth_docs=300)
 VOLATILE = ("tok_s", "wall_s")  # timings: everything else in a metrics line must match bit for bit
 
 
@@ -63,7 +69,7 @@ def test_loss_decreases_and_run_directory(tout):
     conf = json.loads((rd / "config.json").read_text())
     assert conf["train_config"]["steps"] == 40 and conf["variant"]["name"] == "silu"
     assert conf["switch_step"] is None and conf["corpus"]["digest"]
-    assert checkpoint.final_checkpoint(rd) == rd / "ckpt" / "final.pt"
+    assert final_checkpoint(rd) == rd / "ckpt" / "final.pt"
     res = read_result(result_path("tiny", "silu", 0, "train"))
     vals = {x["name"]: x for x in res["metrics"]}
     assert res["kind"] == "train" and res["suite"] == {**res["suite"], "name": "train", "version": "1"}
@@ -92,12 +98,12 @@ def test_kill_and_resume_equals_uninterrupted_bitwise(tout, tmp_path, monkeypatc
     monkeypatch.setenv("HARNESS_OUT", str(tmp_path / "b"))
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "cache").symlink_to(tout / "cache")
-    rd = train(c, progress=False, stop_at=14)  # killed: last checkpoint at 12 (before the switch)
-    assert checkpoint.latest_checkpoint(rd).name == "step_0000012.pt" and checkpoint.final_checkpoint(rd) is None
+    rd = train_until(c, 14)  # killed: last checkpoint at 12 (before the switch)
+    assert latest_checkpoint(rd).name == "step_0000012.pt" and final_checkpoint(rd) is None
     assert metrics(rd)[-1]["step"] == 14  # logged past the checkpoint: a resume must drop those lines
     with pytest.raises(RuntimeError, match="--resume"):
         train(c, progress=False)  # never silently starts over on top of a checkpoint
-    train(c, progress=False, resume=True, stop_at=22)  # killed again after the switch (ckpt at 20)
+    train_until(c, 22, resume=True)  # killed again after the switch (ckpt at 20)
     train(c, progress=False, resume=True)
     assert metrics(rd) == ref_m
     state = checkpoint.load(rd / "ckpt" / "final.pt")
@@ -151,7 +157,7 @@ def test_cli_train_and_load_for_inference(tout, capsys):
                  "--seq-len", "32", "--mix", "synth_code=1", "--synth-docs", "300", "--eval-seqs", "2",
                  "--no-progress"]) == 0
     assert "train_loss" in capsys.readouterr().out
-    model, info = checkpoint.load_for_inference(run_dir("tiny", "stocha-p0.7-a0.05", 0))
+    model, info = load_for_inference(run_dir("tiny", "stocha-p0.7-a0.05", 0))
     assert str(model.activation) == "relu" and not model.training
     assert info["step"] == 6 and info["variant"].name == "stocha-p0.7-a0.05" and info["scale"] == "tiny"
     assert info["tokenizer"]["name"] == "byte" and info["config"]["data"]["mix"] == {"synth_code": 1.0}
@@ -191,7 +197,7 @@ def test_sigkill_and_resume_equals_uninterrupted(tout, tmp_path, monkeypatch):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     rd = run_dir("tiny", "stocha-p0.5-a0.1", 0)
-    assert checkpoint.final_checkpoint(rd) is None, "training finished before the kill"
+    assert final_checkpoint(rd) is None, "training finished before the kill"
     r = subprocess.run([sys.executable, "-m", "harness", "train", *argv, "--resume"], env=env)
     assert r.returncode == 0
     assert metrics(rd) == metrics(ref)

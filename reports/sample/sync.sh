@@ -7,7 +7,7 @@
 # "in": only *.json result files (no checkpoints, samples or journals: reports read neither), and only
 # those of finished work — a file is copied when it exists, so a run half-way keeps what it has finished.
 # "out": a fresh machine resumes the grid from the committed results: `make paper` then skips every run
-# whose results are all present (harness.reproduce.has_all_results) and trains only the missing ones.
+# whose results are all present (harness.commands.reproduce.has_all_results) and trains only the missing ones.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dir=${1:?in|out}; out=${2:?HARNESS_OUT folder}; scale=${3:-small}

@@ -1,0 +1,120 @@
+"""Evaluate a model variant on the suites; trains it first if it has no checkpoint.
+
+    >>> from harness.evaluation.evaluate import run_eval
+    >>> paths = run_eval("tiny", "silu", suites=["syn_code"], limit=5)      # doctest: +SKIP
+
+(``python -m harness eval`` is the command line: ``harness.commands.evaluate``.)
+
+Per suite it writes ``out/results/<scale>/<model>/s<seed>/<suite>.samples.jsonl`` (the generations, first
+line a ``_meta`` header) and then ``<suite>.json`` (the result, schema in ``harness.results``). A suite
+already done with the same version and parameters is skipped (``--force`` redoes it); generations are
+never redone to re-score (``--rescore`` scores the samples file again). ``--limit N`` evaluates the first N
+items: its results record ``n < n_total`` and never count as complete. With ``--eval-act`` the files are
+``<suite>.act-<act>.json`` so they sit beside the recipe's own. After the default suites the profiler
+runs (``harness.profiling.profile_run``), then a table of this run beside the other finished runs of the scale.
+
+Killed half-way (kill -9, power cut), a rerun of the same command redoes only what is missing: finished
+suites are skipped, and generations are journaled chunk by chunk in ``<suite>.chunks.jsonl``
+(``harness.infer.journal``), so a suite resumes at its first unfinished chunk; the results equal an
+uninterrupted run's exactly. A second evaluation of the same run while one is going refuses at once
+with the first one's pid (``harness.paths.run_lock``); evaluations of different runs share ``out/``
+safely.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+
+import torch
+
+from harness.evaluation.suite_run import is_done, run_suite
+from harness.infer.load import load_for_inference
+from harness.infer.records import read_samples, samples_path
+from harness.paths import lock_path, run_dir, run_lock
+from harness.profiling.profile_run import run_profile
+from harness.results import results_dir
+from harness.train.checkpoint_files import final_checkpoint
+from harness.train.trainer import ensure_trained
+from models.config import ActSpec
+from models.registry import check_scale, get_variant
+from suites import DEFAULT_SUITES, EvalContext, get_suite
+
+
+def _act_tag(eval_act: str | None) -> str:
+    return "" if eval_act is None else ".act-" + re.sub(r"[^A-Za-z0-9.=-]+", "_", eval_act)
+
+
+def run_eval(scale: str, model: str, seed: int = 0, suites: list[str] | None = None, limit: int | None = None,
+             force: bool = False, *, eval_act: str | None = None, rescore: bool = False, batch_size: int = 16,
+             n_samples: int | None = None, profile: bool = True, train: bool = True, progress: bool = True,
+             log=print) -> list[pathlib.Path]:
+    """Evaluate the run (scale, model, seed) on ``suites`` (default: ``suites.DEFAULT_SUITES``).
+
+    Returns the result JSON paths (the profile's included when it ran). The run is locked meanwhile
+    (``harness.paths.run_lock``): a second evaluation of it refuses at once with the first one's pid.
+    """
+    # Offline by default; a user who exports HF_HUB_OFFLINE=0 gets the Hub for lm_eval:TASK suites.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    variant = get_variant(model)
+    check_scale(scale)  # a registry scale, or hf-NAME (a fine-tuned Hugging Face checkpoint)
+    if limit is not None and limit < 1:
+        raise ValueError(f"--limit must be >= 1, got {limit}")
+    if (n_samples is not None and n_samples < 1) or batch_size < 1:
+        raise ValueError(f"--n-samples and --batch-size must be >= 1, got {n_samples} and {batch_size}")
+    if eval_act is not None:
+        eval_act = str(ActSpec.parse(eval_act))
+    instances = _suites(suites or DEFAULT_SUITES, n_samples)  # every name checked before anything trains
+    # One evaluation of a run (and activation) at a time: a second one refuses at once, naming the first.
+    lock = lock_path("eval", scale, variant.name, seed, _act_tag(eval_act))
+    with run_lock(lock, f"evaluation of {scale}/{variant.name}/s{seed}" + (f" with {eval_act}" if eval_act else "")):
+        rdir = ensure_trained(scale, variant.name, seed=seed) if train else run_dir(scale, variant.name, seed)
+        ctx, run_info = _load_run(rdir, scale, variant, seed, eval_act, batch_size, progress)
+        log(f"evaluating {variant.name} @ {scale} seed {seed} (step {run_info['step']}, activation "
+            f"{run_info['eval_act']})")
+        paths = []
+        for suite in instances:
+            path = results_dir(scale, variant.name, seed) / f"{suite.name}{_act_tag(eval_act)}.json"
+            if not (force or rescore) and is_done(path, suite, limit, run_info["eval_act"], run_info["step"],
+                                                  run_info["checkpoint_sha256"]) \
+                    and not read_samples(samples_path(path))[2]:  # a damaged samples file is rebuilt
+                log(f"  {suite.name}: done already ({path.name}); --force redoes it")
+                paths.append(path)
+                continue
+            paths.append(run_suite(suite, ctx, run_info, limit=limit, force=force, rescore=rescore, path=path,
+                                   log=log))
+        if profile and suites is None and eval_act is None:
+            log("  profile: sparsity and dense/sparse decode speed")
+            paths.append(run_profile(scale, variant.name, seed=seed, force=force))
+        return paths
+
+
+def _suites(names: list[str], n_samples: int | None) -> list:
+    out = []
+    for n in names:
+        kw = {}
+        if n_samples is not None and n in ("syn_code", "humaneval", "humaneval_plus", "mbpp_plus"):
+            kw["n_samples"] = n_samples
+        out.append(get_suite(n.strip(), **kw))
+    return out
+
+
+def _load_run(rdir, scale: str, variant, seed: int, eval_act: str | None, batch_size: int,
+              progress: bool) -> tuple[EvalContext, dict]:
+    """(the suites' context, the run fields every result records) of the run's final checkpoint, loaded now:
+    it is small, and its step and activation go into every result."""
+    ckpt = final_checkpoint(rdir)
+    if ckpt is None:
+        raise FileNotFoundError(f"no finished checkpoint in {rdir}: train it first "
+                                f"(python -m harness train --model {variant.name} --scale {scale})")
+    model, info = load_for_inference(rdir)
+    run_info = {"scale": scale, "model": variant.name, "seed": seed, "step": info.get("step"),
+                "checkpoint": str(info.get("checkpoint", ckpt)), "checkpoint_sha256": info.get("sha256"),
+                "variant": variant.to_dict(), "eval_act": eval_act or str(model.activation),
+                "eval_act_default": eval_act is None}
+    ctx = EvalContext(seed=seed, eval_act=eval_act, load_model=lambda: model, batch_size=batch_size,
+                      progress=progress, tokenizer=info.get("tok"))
+    torch.manual_seed(seed)
+    return ctx, run_info

