@@ -19,7 +19,8 @@ def test_bench_ffn_fields(dtype):
         assert k in r, k
     assert r["d"] == 64 and r["dtype"] == dtype and r["threads"] == 1 and r["sparsity"] == 0.9
     assert 0.8 < r["measured_sparsity"] < 0.97  # the gate bias gives the requested sparsity
-    assert r["ideal"] == pytest.approx(3 / (1 + 2 * (1 - r["measured_sparsity"])))
+    assert r["ideal"] == pytest.approx(3 / (1 + 2 * r["union_density"]))
+    assert r["union_density"] == pytest.approx(1 - r["measured_sparsity"])  # batch 1: one row's active set
     assert r["max_rel_err"] < (1e-5 if dtype == "fp32" else 5e-2)  # the timed path is the exact one
     assert r["stream_bytes"] >= 1e5 and r["layer_speedup"] > 0
 
@@ -28,6 +29,18 @@ def test_bench_ffn_batch_reports_union():
     r = ffn.bench_ffn(sparsity=0.95, batch=4, layer=False, **TINY)
     assert r["batch"] == 4 and r["layer_speedup"] is None
     assert r["union_density"] >= 1 - r["measured_sparsity"]  # the union is at least one row's active set
+    # The bound of a batch counts the union's rows, not one row's: lower than the per-row figure.
+    assert r["ideal"] == pytest.approx(3 / (1 + 2 * r["union_density"]))
+    assert r["ideal"] < 3 / (1 + 2 * (1 - r["measured_sparsity"]))
+
+
+def test_bench_ffn_stops_when_the_sparse_path_is_wrong(monkeypatch):
+    from models import sparse as sp
+
+    real = sp.sparse_ffn
+    monkeypatch.setattr(sp, "sparse_ffn", lambda ff, x: real(ff, x) * 1.001)  # a 0.1% error
+    with pytest.raises(RuntimeError, match="differs from the dense one"):
+        ffn.bench_ffn(sparsity=0.9, **TINY)
 
 
 def test_neuron_rates_follow_a_profile():
