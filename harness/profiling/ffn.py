@@ -30,13 +30,13 @@ import torch.nn.functional as F
 from harness.profiling.settings import MIN_STREAM_BYTES
 from harness.profiling.timing import interleaved, machine_info, read_bandwidth, spread
 from models import sparse as sp
+from models.activations import Activation
+from models.config import ModelConfig
+from models.llama import FeedForward, KVCache, TransformerBlock, rope_tables
 
 # Largest relative difference between the sparse and dense FFN outputs a benchmark accepts: fp32 sums in
 # another order; bf16 weights are summed in fp32 by the kernel but in bf16 by torch's dense path.
 EXACT_TOL = {torch.float32: 1e-5, torch.bfloat16: 3e-2}
-from models.activations import Activation
-from models.config import ModelConfig
-from models.llama import FeedForward, KVCache, TransformerBlock, rope_tables
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
