@@ -14,10 +14,14 @@ One switch makes the same model decode dense or sparse; outputs agree within flo
     >>> tok = torch.randint(0, 264, (1, 16))
     >>> with torch.no_grad():
     ...     dense = m(tok)
-    ...     enable_sparse(m)              # every FeedForward now uses sparse_ffn (under no_grad, RELU only)
+    ...     enable_sparse(m, policy="always")  # every FeedForward uses sparse_ffn (under no_grad, RELU only)
     ...     sparse = m(tok)
     >>> torch.allclose(dense, sparse, atol=1e-5)
     True
+
+``enable_sparse(m)`` alone (``policy="auto"``) switches only the FFN shapes where the sparse path is
+measured to win on this machine (:mod:`models.sparse_policy`), so decoding is never slower than dense;
+``sparse_decisions(m)`` says which path each shape got and why.
 
 Paths (chosen per call):
 
@@ -159,7 +163,12 @@ def sparse_ffn(ff, x: torch.Tensor) -> torch.Tensor:
     use_kernel = _kernel_ok(lib, x2, w1, w3, ff.w2.weight)  # one element size for every weight
     threads = torch.get_num_threads()
     # The gate: the kernel's GEMV streams W1 faster than torch's on the CPUs measured (bench reports both).
-    g = kernel_gemv(lib, x2, w1, threads).to(x.dtype) if use_kernel else F.linear(x2, w1)
+    b1 = ff.w1.bias  # None in every model here; the decode benchmark's random models set it (sparsity control)
+    if use_kernel:
+        g = kernel_gemv(lib, x2, w1, threads).to(x.dtype)
+        g = g + b1 if b1 is not None else g
+    else:
+        g = F.linear(x2, w1, b1)
     h2 = ff.act(g)  # (N, F): the hooked post-activation tensor
     N, Fdim = h2.shape
     if N == 1:
@@ -184,24 +193,65 @@ def sparse_ffn(ff, x: torch.Tensor) -> torch.Tensor:
     return gather_torch(x2, h2, w3, w2t, active).reshape(shape)
 
 
-def enable_sparse(model: torch.nn.Module, on: bool = True) -> torch.nn.Module:
-    """Switch every FeedForward of ``model`` to the sparse path (``on=False``: back to dense).
+def enable_sparse(model: torch.nn.Module, on: bool = True, *, policy: str = "auto",
+                  sparsity: float | None = None, threads: int | None = None,
+                  release: bool = True) -> torch.nn.Module:
+    """Switch the FeedForwards of ``model`` to the sparse path (``on=False``: all back to dense).
+
+    ``policy="auto"`` (default) installs the sparse path only on the FFN shapes where it is measured to win
+    on this machine at ``sparsity`` and ``threads`` (:mod:`models.sparse_policy`: a one-off measurement,
+    cached per machine); ``sparsity=None`` takes the model's own on random tokens. ``policy="always"``
+    installs it everywhere (tests of exactness, benchmarks of the kernel). :func:`sparse_decisions` tells
+    which path each shape got and why.
 
     The sparse path runs only under ``torch.no_grad()`` and when the activation has exact zeros (RELU);
-    otherwise FeedForward falls back to its dense forward by itself. Returns the model.
+    otherwise FeedForward falls back to its dense forward by itself. ``on=False`` frees the W2ᵀ copies
+    unless ``release=False`` (benchmarks switching back and forth: rebuilding them costs a transpose of
+    every W2 on the next sparse token). Returns the model.
     """
     from models.llama import FeedForward
 
-    n = 0
-    for mod in model.modules():
-        if isinstance(mod, FeedForward):
-            mod.sparse_forward = sparse_ffn if on else None
-            if not on:
-                mod.__dict__.pop("_sparse_w2t", None)  # free the W2ᵀ copy
-            n += 1
-    if n == 0:
+    if policy not in ("auto", "always"):
+        raise ValueError(f"unknown policy {policy!r}; valid: auto, always")
+    ffs = [m for m in model.modules() if isinstance(m, FeedForward)]
+    if not ffs:
         raise ValueError("enable_sparse: the model has no FeedForward modules")
+    for ff in ffs:
+        ff.sparse_forward = None
+        ff.__dict__.pop("sparse_decision", None)
+        if not on and release:
+            ff.__dict__.pop("_sparse_w2t", None)  # free the W2ᵀ copy
+    if not on:
+        return model
+    groups: dict[tuple, list] = {}
+    for ff in ffs:
+        w = ff.w1.weight
+        groups.setdefault((tuple(w.shape), ff.gated, w.dtype, w.device.type), []).append(ff)
+    if policy == "auto" and sparsity is None and ffs[0].act.spec.sparse:
+        from models.sparse_policy import sample_sparsity
+        sparsity = sample_sparsity(model)
+    for group in groups.values():
+        if policy == "always" or not group[0].act.spec.sparse:
+            decision = {"path": "sparse", "reason": "policy 'always'" if policy == "always"
+                        else "the activation has no exact zeros: the dense forward runs by itself"}
+        else:
+            from models.sparse_policy import decide
+            decision = decide(group, sparsity, sparse_ffn, kernel_available(), threads)
+        for ff in group:
+            ff.__dict__["sparse_decision"] = decision  # plain attribute, never in the state dict
+            ff.sparse_forward = sparse_ffn if decision["path"] == "sparse" else None
     return model
+
+
+def sparse_decisions(model: torch.nn.Module) -> list[dict]:
+    """The decisions of the last :func:`enable_sparse`, one per FFN shape (empty when it was switched off)."""
+    seen, out = set(), []
+    for m in model.modules():
+        d = m.__dict__.get("sparse_decision")
+        if d is not None and id(d) not in seen:
+            seen.add(id(d))
+            out.append(d)
+    return out
 
 
 def sparse_enabled(model: torch.nn.Module) -> bool:

@@ -95,6 +95,12 @@ def _run_fields(result: dict) -> dict:
             "step": run.get("step"), "eval_act": run.get("eval_act"), "eval_act_default": default}
 
 
+# Metrics a result version recorded under a name that now means something else: read under the name of
+# what they measured. Profile v2's decode_speedup forced the sparse kernel on every FFN; from v3 that is
+# decode_speedup_kernel, and decode_speedup is enable_sparse's own choice (1.0 where it keeps dense).
+RENAMED = {("profile", "2", "decode_speedup"): "decode_speedup_kernel"}
+
+
 def metric_rows(result: dict) -> list[dict]:
     """The result's metrics as flat rows; extra metric keys (``layer``, ``k``, ``unit``…) become columns."""
     base = _run_fields(result)
@@ -104,7 +110,8 @@ def metric_rows(result: dict) -> list[dict]:
     rows = []
     for m in result.get("metrics", []):
         row = dict(base)
-        row.update(metric=m.get("name"), value=m.get("value"), stderr=m.get("stderr"), n=m.get("n"),
+        name = RENAMED.get((result.get("kind"), suite.get("version"), m.get("name")), m.get("name"))
+        row.update(metric=name, value=m.get("value"), stderr=m.get("stderr"), n=m.get("n"),
                    n_total=m.get("n_total"), higher_is_better=m.get("higher_is_better", True))
         row.update({k: v for k, v in m.items() if k not in _METRIC_CORE and k not in row})
         rows.append(row)

@@ -48,7 +48,7 @@ PAPER_LABEL = "paper, quoted: 1.65× at ~90% (baseline unknown)"
 SPEED_SERIES = {
     "ffn_speedup": ("FFN vs torch dense", "o", False),
     "ffn_speedup_same_gemv": ("FFN sparsity only (same GEMV)", "^", False),
-    "decode_speedup": ("decode (whole model)", "s", True),
+    "decode_speedup_kernel": ("decode, sparse kernel forced (whole model)", "s", True),
 }
 BENCH_LABELS = {"torch": "micro-benchmark FFN vs torch dense (bench)",
                 "same_gemv": "micro-benchmark FFN sparsity only (same GEMV, bench)"}

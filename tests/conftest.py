@@ -17,6 +17,12 @@ def _one_thread():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _private_sparse_policy(tmp_path, monkeypatch):
+    """enable_sparse's measured decisions go to a per-test file, never to the user's machine cache."""
+    monkeypatch.setenv("SPARSEBENCH_POLICY_FILE", str(tmp_path / "sparse_policy.json"))
+
+
 @pytest.fixture
 def out_dir(tmp_path, monkeypatch):
     """A private HARNESS_OUT for tests that write runs or results."""

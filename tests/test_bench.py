@@ -71,3 +71,68 @@ def test_act_and_all_quick(out_dir, monkeypatch):
     assert benchmarks._part(lambda: 1 / 0)["status"] == "error"  # one failing part keeps the others
     r = benchmarks.bench_all(quick=True)
     assert r["ffn_t1"]["threads"] == 1 and r["ffn_t2"]["threads"] == 2 and "ratio_vs_silu" in r["act"]
+
+
+def test_bench_ffn_runs_reports_the_spread(monkeypatch):
+    vals = iter([1.0, 3.0, 2.0])
+    monkeypatch.setattr(ffn, "bench_ffn", lambda **kw: {"speedup": next(vals), "layer_speedup": None, "d": kw["d"]})
+    r = ffn.bench_ffn_runs(3, d=64)
+    assert r["runs"] == 3 and r["speedup"] == 2.0 and r["d"] == 64
+    assert r["across_runs"]["speedup"] == {"min": 1.0, "median": 2.0, "max": 3.0, "values": [1.0, 3.0, 2.0]}
+    assert "layer_speedup" not in r["across_runs"]
+    with pytest.raises(ValueError, match="runs must be at least 1"):
+        ffn.bench_ffn_runs(0, d=64)
+
+
+def test_stream_size_follows_the_last_level_cache(monkeypatch):
+    from harness.profiling import timing
+
+    monkeypatch.setattr(timing, "llc_bytes", lambda: 300 << 20)  # a 300 MiB L3 holds 160 MB
+    assert timing.stream_bytes(160e6) == 600 << 20
+    monkeypatch.setattr(timing, "llc_bytes", lambda: 32 << 20)
+    assert timing.stream_bytes(160e6) == 160e6
+    monkeypatch.setattr(timing, "llc_bytes", lambda: None)  # unreadable: the fixed minimum
+    assert timing.stream_bytes(160e6) == 160e6
+    r = ffn.bench_ffn(sparsity=0.9, **dict(TINY, min_bytes=None), layer=False)
+    assert r["min_stream_bytes"] == 160e6 and r["stream_bytes"] >= 160e6 and "llc_bytes" in r
+
+
+def test_interleaved_never_runs_two_functions_on_one_copy_back_to_back():
+    from harness.profiling.timing import interleaved
+
+    seen = []
+    interleaved({"a": lambda i: seen.append(("a", i)), "b": lambda i: seen.append(("b", i))}, 6, repeats=1,
+                warmup=0)
+    assert all(x[1] != y[1] for x, y in zip(seen, seen[1:]))  # consecutive calls: different copies
+    assert sorted(i for k, i in seen if k == "a") == list(range(6)) == sorted(i for k, i in seen if k == "b")
+
+
+def test_read_bandwidth_is_the_kernels_streaming_read():
+    from harness.profiling.timing import read_bandwidth
+
+    assert read_bandwidth(4 << 20, repeats=1) > 0
+
+
+def test_bench_decode_small_fields_and_twin():
+    from harness.profiling.decode_bench import bench_decode, summary
+
+    r = bench_decode("small", 0.8, prompt_len=8, new_tokens=4, repeats=1, hf=True)
+    assert r["weights"] == "random" and r["sparsity_requested"] == 0.8 and 0.6 < r["measured_sparsity"] < 0.95
+    assert r["max_abs_logit_diff_hf"] < 1e-4  # transformers on the same tensors computes the same logits
+    assert r["greedy_agree"] == 1.0  # the sparse path decodes the same tokens
+    for p in ("dense", "sparse", "hf"):
+        assert r["tokens_per_s"][p]["median"] > 0
+    for p in ("dense", "sparse"):
+        parts = r["parts_ms_per_token"][p]
+        assert parts["total"] == pytest.approx(sum(v for k, v in parts.items() if k != "total"), rel=1e-6)
+    b = r["bytes_per_token"]
+    assert b["dense"]["ffn"] == 3 * 128 * 344 * 4 * 4 and b["sparse"]["output"] == b["dense"]["output"]
+    assert b["sparse"]["ffn"] < b["dense"]["ffn"] and r["bound"] > 1
+    assert r["speedup"] > 0 and r["vs_hf"] > 0 and "transformers generate" in summary(r)
+
+
+def test_bench_decode_bad_input(capsys):
+    assert main(["bench", "decode", "--shape", "7b"]) == 2
+    assert "unknown shape '7b'; valid: small, smollm2-135m, 1.5b, 3b" in capsys.readouterr().err
+    assert main(["bench", "decode", "--shape", "small", "--sparsity", "1.2"]) == 2
+    assert "sparsity must be in [0, 1)" in capsys.readouterr().err

@@ -95,7 +95,7 @@ def test_relufy_then_eval_profile_sparse_decode_export(tiny_llama, out_dir, tmp_
     ids = torch.tensor([info["tok"].encode("def f(x):\n    return x * 2\n", bos=True)])
     with torch.no_grad():
         dense = net(ids)
-        enable_sparse(net)  # the sparse FFN decode path on the imported architecture
+        enable_sparse(net, policy="always")  # the sparse FFN decode path on the imported architecture
         sparse = net(ids)
         texts = generate(net, ["def f(x):\n"], max_new_tokens=12, tokenizer=info["tok"])
         enable_sparse(net, False)

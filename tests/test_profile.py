@@ -64,11 +64,23 @@ def test_silu_has_no_exact_zeros_but_near_zeros():
     assert 0 < nz["0.001"] <= nz["0.01"] <= nz["0.1"] <= 1
 
 
-def test_decode_benchmark_runs_both_paths():
+@pytest.mark.parametrize("wins", [False, True])
+def test_decode_benchmark_reports_the_chosen_path(monkeypatch, wins):
+    """The sparse figure is what enable_sparse chose: the forced kernel where it wins, exactly the dense
+    decoding (1.0, same code) where it kept dense; the forced kernel is reported either way."""
+    from models import sparse_policy
+
+    monkeypatch.setattr(sparse_policy, "measure", lambda ffs, s, fwd: (1.0, 0.5 if wins else 1.2))
     m = build_model("tiny", "relu").eval()
     m.set_activation("relu")
-    r = decode.decode_benchmark(m, torch.randint(0, 264, (1, 8)), n_new=4, repeats=1)
-    assert r["tokens"] == 4 and r["tokens_per_s_dense"] > 0 and r["tokens_per_s_sparse"] > 0
+    r = decode.decode_benchmark(m, torch.randint(0, 264, (1, 8)), n_new=4, repeats=1, sparsity=0.9)
+    assert r["tokens"] == 4 and r["tokens_per_s_dense"] > 0 and r["tokens_per_s_kernel"] > 0
+    assert r["path"] == ("sparse" if wins else "dense") and "sparsity 0.90" in r["reason"]
+    assert r["speedup_kernel"] == pytest.approx(r["tokens_per_s_kernel"] / r["tokens_per_s_dense"])
+    if wins:
+        assert r["tokens_per_s_sparse"] == r["tokens_per_s_kernel"]
+    else:
+        assert r["speedup"] == 1.0 and "does not win" in r["reason"]
     assert not any(layer.feed_forward.sparse_forward for layer in m.layers)  # left dense afterwards
 
 
@@ -107,7 +119,8 @@ def test_run_profile_writes_a_result_and_skips_when_done(out_dir, fake_trainer):
     assert res["kind"] == "profile" and res["suite"]["name"] == "profile" and R.is_complete(res)
     assert res["run"]["model"] == "swi-ft-a0.1" and res["run"]["eval_act"] == "relu"
     names = {m["name"] for m in res["metrics"]}
-    assert {"sparsity", "dead_frac", "always_active_frac", "flops_ratio", "decode_speedup", "ffn_speedup",
+    assert {"sparsity", "dead_frac", "always_active_frac", "flops_ratio", "decode_speedup", "decode_speedup_kernel",
+            "ffn_speedup",
             "near_zero_frac", "token_sparsity"} <= names
     per_layer = [m for m in res["metrics"] if m["name"] == "sparsity" and "layer" in m]
     overall = next(m for m in res["metrics"] if m["name"] == "sparsity" and "layer" not in m)

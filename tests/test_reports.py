@@ -460,8 +460,27 @@ def _speed_profile(model, seed, s, torch_x, same, decode):
                  metric("ffn_speedup_same_gemv", same * f, width=d, sparsity=s),
                  metric("ffn_speedup_bound", 3 / (1 + 2 * (1 - s)), width=d, sparsity=s)]
     rows += [metric("ffn_speedup", torch_x), metric("ffn_speedup_same_gemv", same),
-             metric("ffn_speedup_bound", 3 / (1 + 2 * (1 - s))), metric("decode_speedup", decode)]
+             metric("ffn_speedup_bound", 3 / (1 + 2 * (1 - s))), metric("decode_speedup_kernel", decode),
+             metric("decode_speedup", 1.0)]  # enable_sparse's own choice: not the figure's series
     return _result("profile", model, seed, "profile", rows)
+
+
+DECODE = "decode, sparse kernel forced (whole model)"
+
+
+def test_profile_v2_decode_speedup_is_read_as_the_forced_kernel(tmp_path):
+    """Profile v2 measured decoding with the sparse kernel forced and called it decode_speedup; from v3 that
+    name is enable_sparse's own choice (1.0 where it keeps dense). A v2 value must not enter that column."""
+    v2 = _result("profile", "relu", 0, "profile", [metric("decode_speedup", 0.85)])
+    v2["suite"]["version"] = "2"
+    v3 = _result("profile", "relu", 1, "profile", [metric("decode_speedup", 1.0),
+                                                   metric("decode_speedup_kernel", 0.9)])
+    v3["suite"]["version"] = "3"
+    write_result(v2, tmp_path / "a.json")
+    write_result(v3, tmp_path / "b.json")
+    m = load(tmp_path).metrics.set_index(["seed", "metric"])["value"]
+    assert m[(0, "decode_speedup_kernel")] == 0.85 and (0, "decode_speedup") not in m.index
+    assert m[(1, "decode_speedup")] == 1.0 and m[(1, "decode_speedup_kernel")] == 0.9
 
 
 def test_speedup_figure_two_series_at_headline_width(tmp_path):
@@ -489,11 +508,11 @@ def test_speedup_figure_two_series_at_headline_width(tmp_path):
     assert _speed_points(ax, "FFN vs torch dense") == {relu: pytest.approx((60.0, 2.0)), st: pytest.approx((90.0, 2.6))}
     assert _speed_points(ax, "FFN sparsity only (same GEMV)") == {relu: pytest.approx((60.0, 1.5)),
                                                                   st: pytest.approx((90.0, 2.2))}
-    assert _speed_points(ax, "decode (whole model)") == {relu: pytest.approx((60.0, 1.1)), st: pytest.approx((90.0, 1.3))}
+    assert _speed_points(ax, DECODE) == {relu: pytest.approx((60.0, 1.1)), st: pytest.approx((90.0, 1.3))}
     markers = {c.get_label().partition(": ")[0]: c.lines[0].get_marker() for c in ax.containers}
     assert len(set(markers.values())) == 3  # one marker per series
     texts = _legend_texts(fig)
-    for label in ("FFN vs torch dense", "FFN sparsity only (same GEMV)", "decode (whole model)", plots.IDEAL_LABEL,
+    for label in ("FFN vs torch dense", "FFN sparsity only (same GEMV)", DECODE, plots.IDEAL_LABEL,
                   plots.PAPER_LABEL, plots.BENCH_LABELS["torch"], plots.BENCH_LABELS["same_gemv"]):
         assert label in texts
     assert "sparsity only" in plots.IDEAL_LABEL and "bound" in plots.IDEAL_LABEL

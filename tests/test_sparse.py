@@ -121,7 +121,7 @@ def test_w2t_cache_follows_weight_updates(path):
 
 def test_act_hook_fires_and_grad_mode_uses_dense():
     m = build_model("tiny", "relu").eval()
-    sp.enable_sparse(m)
+    sp.enable_sparse(m, policy="always")
     seen = []
     m.layers[0].feed_forward.act.register_forward_hook(lambda mod, i, o: seen.append(o.shape))
     calls = []
@@ -146,7 +146,7 @@ def test_every_relu_inference_recipe_decodes_the_same(name):
     tok = torch.randint(0, 264, (2, 12), generator=torch.Generator().manual_seed(0))
     outs = []
     for on in (False, True):
-        sp.enable_sparse(m, on)
+        sp.enable_sparse(m, on, policy="always")
         with torch.no_grad():
             cache = KVCache(m.cfg, batch=1)
             steps = [m(tok[:1, :4], cache=cache)] + [m(tok[:1, t:t + 1], cache=cache) for t in range(4, 12)]

@@ -1,11 +1,12 @@
 """Micro-benchmarks: sparse vs dense FFN and decoder layer at batch 1, activation cost, and `make bench`.
 
-    python -m harness bench ffn --d 2048 --sparsity 0.9 [--dtype fp32|bf16] [--threads 1] [--batch 1] [--json]
+    python -m harness bench ffn --d 2048 --sparsity 0.9 [--dtype fp32|bf16] [--threads 1] [--batch 1] [--runs 3] [--json]
+    python -m harness bench decode --shape 1.5b --sparsity 0.9 --threads 1 [--dtype bf16] [--json]
     python -m harness bench act [--json]          # stochastic activation fwd+bwd vs SILU, training shapes
     python -m harness bench all --json            # what `make bench` runs; also writes out/bench/*.json
 
-How the numbers are measured: ``harness.profiling.ffn`` (FFN and layer), ``harness.profiling.act``,
-``harness.profiling.benchmarks`` (all).
+How the numbers are measured: ``harness.profiling.ffn`` (FFN and layer), ``harness.profiling.decode_bench``
+(whole-model decoding), ``harness.profiling.act``, ``harness.profiling.benchmarks`` (all).
 """
 
 from __future__ import annotations
@@ -28,10 +29,26 @@ def add_arguments(p) -> None:
     f.add_argument("--batch", type=int, default=1, help="rows decoded together (union path when > 1)")
     f.add_argument("--repeats", type=int, default=30, help="passes over the weight copies")
     f.add_argument("--no-layer", action="store_true", help="skip the decoder-layer benchmark")
-    f.add_argument("--stream-mb", type=float, default=MIN_STREAM_BYTES / 1e6,
-                   help="weights cycled through per pass (keep well above the CPU cache)")
+    f.add_argument("--stream-mb", type=float, default=None,
+                   help=f"weights cycled through per pass (default: the larger of {MIN_STREAM_BYTES / 1e6:.0f} MB "
+                        "and twice the last-level cache)")
     f.add_argument("--kv-len", type=int, default=256, help="KV-cache length of the layer benchmark")
+    f.add_argument("--runs", type=int, default=1,
+                   help="independent measurements (fresh weight copies each); the JSON gives their spread")
     f.add_argument("--json", action="store_true", help="print JSON (and write out/bench/ffn_*.json)")
+    dc = sub.add_parser("decode", help="whole-model greedy decoding, dense vs sparse vs transformers")
+    dc.add_argument("--shape", default="1.5b",
+                    help="small | smollm2-135m | 1.5b | 3b (random weights), or a trained run SCALE/MODEL[/sSEED]")
+    src = dc.add_mutually_exclusive_group()
+    src.add_argument("--sparsity", type=float, default=None, help="FFN sparsity of the random weights (default 0.9)")
+    src.add_argument("--profile", help="a profile result (profile.json): its per-neuron firing rates")
+    dc.add_argument("--threads", type=int, default=1)
+    dc.add_argument("--dtype", choices=list(DTYPES), default="fp32")
+    dc.add_argument("--prompt-len", type=int, default=256)
+    dc.add_argument("--new-tokens", type=int, default=128)
+    dc.add_argument("--repeats", type=int, default=3, help="interleaved decodings per path")
+    dc.add_argument("--no-hf", action="store_true", help="skip transformers' generate")
+    dc.add_argument("--json", action="store_true", help="print JSON (and write out/bench/decode_*.json)")
     a = sub.add_parser("act", help="stochastic activation fwd+bwd vs SILU at training shapes")
     a.add_argument("--shape", default="32,256,344", help="B,T,F of the FFN activation (small scale)")
     a.add_argument("--threads", type=int, default=1)
@@ -52,18 +69,37 @@ def _summary_ffn(r: dict) -> str:
             f"speedup {r['speedup']:.2f}x{extra} [{r['spread']['speedup_low']:.2f}-"
             f"{r['spread']['speedup_high']:.2f}], ideal {r['ideal']:.2f}x{lay}; sparse "
             f"{r['gbs_sparse']:.1f} GB/s = {r['bandwidth_fraction_sparse']:.0%} of {r['read_bandwidth_gbs']:.1f} GB/s"
-            f"; load {r['load_avg']}")
+            f"; load {r['load_avg']}" + _across(r))
+
+
+def _across(r: dict) -> str:
+    a = r.get("across_runs") or {}
+    if r.get("runs", 1) < 2 or "speedup" not in a:
+        return ""
+    parts = [f"{k} {a[k]['min']:.2f}-{a[k]['max']:.2f}" for k in ("speedup", "speedup_same_gemv", "layer_speedup")
+             if k in a]
+    return f"\n  over {r['runs']} runs (medians above): " + ", ".join(parts)
 
 
 def run(args) -> int:
     from harness.profiling.act import bench_act
     from harness.profiling.benchmarks import bench_all, write_bench
-    from harness.profiling.ffn import bench_ffn
+    from harness.profiling.ffn import bench_ffn_runs
 
+    if args.what == "decode":
+        from harness.profiling.decode_bench import bench_decode, summary
+
+        r = bench_decode(args.shape, args.sparsity, profile=args.profile, threads=args.threads, dtype=args.dtype,
+                         prompt_len=args.prompt_len, new_tokens=args.new_tokens, repeats=args.repeats,
+                         hf=False if args.no_hf else None)
+        tag = args.shape.replace("/", "_")
+        r["path"] = write_bench(f"decode_{tag}_s{r['sparsity_requested']}_{args.dtype}_t{args.threads}", r)
+        print(json.dumps(r, indent=2) if args.json else summary(r))
+        return 0
     if args.what == "ffn":
-        r = bench_ffn(args.d, args.sparsity, args.dtype, args.threads, args.batch, args.repeats,
-                      layer=not args.no_layer, ffn_dim=args.ffn_dim, min_bytes=args.stream_mb * 1e6,
-                      kv_len=args.kv_len, bandwidth_bytes=max(1 << 20, min(512 << 20, int(args.stream_mb * 4e6))))
+        r = bench_ffn_runs(args.runs, d=args.d, sparsity=args.sparsity, dtype=args.dtype, threads=args.threads,
+                           batch=args.batch, repeats=args.repeats, layer=not args.no_layer, ffn_dim=args.ffn_dim,
+                           min_bytes=args.stream_mb * 1e6 if args.stream_mb else None, kv_len=args.kv_len)
         if args.json:
             r["path"] = write_bench(f"ffn_d{args.d}_s{args.sparsity:g}_{args.dtype}_t{args.threads}_b{args.batch}", r)
             print(json.dumps(r, indent=2))
@@ -88,6 +124,11 @@ def run(args) -> int:
         for k in ("ffn_t1", "ffn_t2"):
             print(_summary_ffn(r[k]))
         print(f"activation: stochastic/silu = {r['act']['ratio_vs_silu']:.2f}x")
+        from harness.profiling.decode_bench import summary
+
+        for k in ("decode_smollm2_135m", "decode_1.5b", "decode_1.5b_t2", "decode_small"):
+            if k in r:
+                print(summary(r[k]) if r[k].get("status", "ok") == "ok" else f"{k}: error {r[k]['reason']}")
         for k in ("train_throughput", "generate_vs_hf"):
             if k in r:
                 print(f"{k}: {r[k].get('status')} {r[k].get('reason', '')}")

@@ -41,8 +41,10 @@ def run(args) -> int:
     get = {(m["name"], m.get("layer"), m.get("width")): m["value"] for m in res["metrics"]}
     print(f"{res['run']['model']} ({res['run']['scale']}): sparsity {get[('sparsity', None, None)]:.3f}, "
           f"dead {get[('dead_frac', None, None)]:.3f}, FFN FLOPs ratio {get[('flops_ratio', None, None)]:.3f}")
-    if ("decode_speedup", None, None) in get:
-        print(f"  decode speed-up (trained model, sparse/dense): {get[('decode_speedup', None, None)]:.2f}x")
+    dec = res.get("decode")
+    if dec and "path" in dec:
+        print(f"  decode (trained model): {dec['path']} path, speed-up {dec['speedup']:.2f}x "
+              f"(sparse kernel forced: {dec['speedup_kernel']:.2f}x)\n    why: {dec['reason']}")
     for w in res.get("widths") or []:
         print(f"  d={w['d']}: FFN {w['speedup']:.2f}x, layer {w['layer_speedup']:.2f}x (ideal {w['ideal']:.2f}x)")
     print(f"wrote {p}")

@@ -5,13 +5,16 @@
     python -m harness bench all --json            # what `make bench` runs; also writes out/bench/*.json
 
 How the FFN numbers are measured (so they mean something on a shared, cache-rich CPU):
-- weights stream from DRAM: the benchmark cycles through enough FFN (or layer) copies to read ≥ 160 MB,
-  so nothing is served from the 32 MB cache;
+- weights stream from DRAM: the benchmark cycles through enough FFN (or layer) copies to read at least
+  160 MB and twice the last-level cache (read from sysfs, recorded as ``llc_bytes``), and functions timed
+  back to back run on copies half the ring apart, so neither reads what the other left in the cache;
 - sparsity is exact and random per token: the gate gets a bias column (``x[-1] = 1``) set so that each
   neuron fires with the requested probability (or with per-neuron rates taken from a trained model);
 - dense and sparse run interleaved in one process (order alternating), medians and p10/p90 are reported,
-  with the machine's read bandwidth (``sum`` over a 512 MiB tensor) measured in the same run, threads,
-  dtype, CPU model and load average. Run it alone: `flock /tmp/heavy.lock python -m harness bench ...`.
+  with the read bandwidth the kernels can reach (the kernel's own GEMV streaming a matrix larger than the
+  cache, at the same thread count) measured before and after, threads, dtype, CPU model and load
+  average; ``--runs N`` repeats the whole measurement and reports the spread across runs. Run it alone:
+  `flock /tmp/heavy.lock python -m harness bench ...`.
 
 ``speedup`` compares the model's own dense FFN (torch ``F.linear``) with the sparse path (``enable_sparse``):
 what a user gets from the switch. Part of it can come from the kernel's GEMV streaming the gate faster
@@ -28,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from harness.profiling.settings import MIN_STREAM_BYTES
-from harness.profiling.timing import interleaved, machine_info, read_bandwidth, spread
+from harness.profiling.timing import interleaved, machine_info, read_bandwidth, spread, stream_bytes
 from models import sparse as sp
 from models.activations import Activation
 from models.config import ModelConfig
@@ -122,9 +125,13 @@ def _torch_sparse_ffn(ff, x2: torch.Tensor):
 # ---- bench ffn ---------------------------------------------------------------------------------------
 def bench_ffn(d: int = 2048, sparsity: float = 0.9, dtype: str = "fp32", threads: int = 1, batch: int = 1,
               repeats: int = 30, layer: bool = True, ffn_dim: int | None = None,
-              min_bytes: float = MIN_STREAM_BYTES, kv_len: int = 256, bandwidth_bytes: int = 512 << 20,
+              min_bytes: float | None = None, kv_len: int = 256, bandwidth_bytes: int | None = None,
               profile_rates: list[float] | None = None, check: bool = True) -> dict:
-    """Dense vs sparse FFN (and decoder layer) timings at batch ``batch``; returns the JSON record."""
+    """Dense vs sparse FFN (and decoder layer) timings at batch ``batch``; returns the JSON record.
+
+    ``min_bytes``: weights cycled through per pass (default: 160 MB or twice the last-level cache);
+    ``bandwidth_bytes``: the reference read's matrix (default: 256 MB or twice the last-level cache)."""
+    min_bytes = stream_bytes(MIN_STREAM_BYTES) if min_bytes is None else min_bytes
     if dtype not in DTYPES:
         raise ValueError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
     if not 0.0 <= sparsity < 1.0:
@@ -149,6 +156,28 @@ def bench_ffn(d: int = 2048, sparsity: float = 0.9, dtype: str = "fp32", threads
         torch.set_num_threads(old_threads)
 
 
+# The figures whose spread over independent runs ``bench_ffn_runs`` reports.
+RUN_FIGURES = ("speedup", "speedup_same_gemv", "layer_speedup", "read_bandwidth_gbs", "bandwidth_fraction_sparse")
+
+
+def bench_ffn_runs(runs: int = 1, **kw) -> dict:
+    """``bench_ffn`` ``runs`` times, each with fresh weight copies: the first run's record, with its headline
+    figures replaced by their medians over the runs and ``across_runs`` giving each one's min, median, max
+    and values (one run on a shared machine is an anecdote: report the spread)."""
+    if runs < 1:
+        raise ValueError(f"runs must be at least 1, got {runs}")
+    recs = [bench_ffn(**kw) for _ in range(runs)]
+    rec = dict(recs[0], runs=runs)
+    across = {}
+    for k in RUN_FIGURES:
+        vals = [r[k] for r in recs if r.get(k) is not None]
+        if vals:
+            across[k] = {"min": min(vals), "median": statistics.median(vals), "max": max(vals), "values": vals}
+            rec[k] = across[k]["median"]
+    rec["across_runs"] = across
+    return rec
+
+
 def _time_ffns(cfg: ModelConfig, rates: torch.Tensor, tdt, *, threads: int, batch: int, repeats: int,
                min_bytes: float, bandwidth_bytes: int, check: bool) -> dict:
     """Dense, sparse, plain-PyTorch sparse and same-kernel dense FFNs over enough copies to stream from DRAM,
@@ -160,7 +189,7 @@ def _time_ffns(cfg: ModelConfig, rates: torch.Tensor, tdt, *, threads: int, batc
     ffs = make_blocks(cfg, rates, tdt, n)
     xs = _inputs(n, batch, d, tdt)
     lib = sp.load_kernel()
-    rec = {"copies": n, "stream_bytes": n * dense_bytes, **machine_info(threads)}
+    rec = {"copies": n, "stream_bytes": n * dense_bytes, "min_stream_bytes": min_bytes, **machine_info(threads)}
     with torch.inference_mode():
         rec.update(_measured(ffs, xs, batch, check))
         for ff in ffs:
@@ -179,9 +208,9 @@ def _time_ffns(cfg: ModelConfig, rates: torch.Tensor, tdt, *, threads: int, batc
             fns["torch_sparse"] = lambda i: _torch_sparse_ffn(ffs[i], xs[i].reshape(batch, d))
         if lib is not None:
             fns["dense_same_gemv"] = lambda i: _dense_kernel_ffn(lib, ffs[i], xs[i].reshape(batch, d), threads)
-        bw = read_bandwidth(bandwidth_bytes)
+        bw = read_bandwidth(bandwidth_bytes, threads=threads)
         t = interleaved(fns, n, repeats)
-        bw = (bw + read_bandwidth(bandwidth_bytes)) / 2  # before and after: the machine may have changed
+        bw = (bw + read_bandwidth(bandwidth_bytes, threads=threads)) / 2  # before and after: the machine may change
     sparse_bytes = d * Fd * isz * (1 + 2 * rec["union_density"])
     rec.update(read_bandwidth_gbs=bw, times=t,
                dense_ms=t["dense"]["median_ms"], sparse_ms=t["sparse"]["median_ms"],

@@ -12,7 +12,8 @@ activation (RELU for Swi+FT and StochA):
   1e-3, 1e-2, 1e-1 (what a dense activation such as SILU would offer to a thresholding method), and
   per-neuron firing rates;
 - FLOPs per token, dense vs sparse (dense gate + active rows of W3 and W2);
-- decode tokens/s of the trained checkpoint, dense vs sparse (``harness.profiling.decode``);
+- decode tokens/s of the trained checkpoint, dense vs sparse (``harness.profiling.decode``): with the path
+  ``enable_sparse`` chooses on this machine (and why), and with the sparse kernel forced;
 - the FFN and decoder-layer speed-up (``harness.profiling.ffn``) at widths d = 1024, 2048, 4096 with the trained model's sparsity and
   per-neuron firing rates (tiny models are too small for the gain to show over per-op overhead).
 
@@ -83,7 +84,9 @@ def build_metrics(prof: dict, decode: dict | None, widths: list[dict]) -> list[d
     if decode is not None:
         out += [m("decode_tokens_per_s", decode["tokens_per_s_dense"], path="dense", unit="tokens/s"),
                 m("decode_tokens_per_s", decode["tokens_per_s_sparse"], path="sparse", unit="tokens/s"),
-                m("decode_speedup", decode["speedup"])]
+                m("decode_tokens_per_s", decode["tokens_per_s_kernel"], path="kernel", unit="tokens/s"),
+                m("decode_speedup", decode["speedup"]),  # enable_sparse's choice: 1.0 when it kept dense
+                m("decode_speedup_kernel", decode["speedup_kernel"])]  # the sparse kernel forced
     # Per width: the speed-up against torch's dense FFN ("vs torch dense"), against the same kernel with no
     # neuron skipped ("sparsity only", the one the byte bound applies to), and that bound.
     for w in widths:
@@ -122,7 +125,8 @@ def run_profile(scale: str, model: str, seed: int = 0, force: bool = False, *, n
         decode = None
         sparse_act = net.activation.sparse
         if sparse_act:
-            decode = decode_benchmark(net, tokens[:1, : max(1, min(32, L // 2))], decode_tokens)
+            decode = decode_benchmark(net, tokens[:1, : max(1, min(32, L // 2))], decode_tokens,
+                                      sparsity=prof["sparsity"])
         wb = width_benchmarks(prof["sparsity"], [r for lay in prof["layers"] for r in lay["neuron_rates"]],
                               widths, threads=threads, **(bench_kw or {})) if sparse_act and widths else []
     finally:
