@@ -106,6 +106,11 @@ class Attention(nn.Module):
             cache.v[layer][:, :, start:start + T] = v
             k = cache.k[layer][:, :, :start + T]
             v = cache.v[layer][:, :, :start + T]
+        if self.n_kv != self.n_heads and cache is not None:
+            # Decoding: SDPA shares each KV head across its query group itself; copying the cache out
+            # (repeat_interleave) would read and write the whole KV cache once more per token.
+            return self.wo(F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=True)
+                           .transpose(1, 2).reshape(B, T, -1))
         if self.n_kv != self.n_heads:  # grouped KV heads: share each KV head across a query group
             k = k.repeat_interleave(self.n_heads // self.n_kv, dim=1)
             v = v.repeat_interleave(self.n_heads // self.n_kv, dim=1)

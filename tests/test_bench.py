@@ -136,3 +136,20 @@ def test_bench_decode_bad_input(capsys):
     assert "unknown shape '7b'; valid: small, smollm2-135m, 1.5b, 3b" in capsys.readouterr().err
     assert main(["bench", "decode", "--shape", "small", "--sparsity", "1.2"]) == 2
     assert "sparsity must be in [0, 1)" in capsys.readouterr().err
+
+
+def test_bench_decode_takes_a_profiles_firing_rates(tmp_path):
+    from harness.profiling.decode_bench import bench_decode
+    from harness.results import make_result, metric, write_result
+
+    # A trained model's profile: half its neurons never fire, the rest at 40% (sparsity 0.8).
+    prof = make_result("profile", run={"scale": "small", "model": "relu", "seed": 0}, provenance={},
+                       suite={"name": "profile", "version": "3"}, metrics=[metric("sparsity", 0.8)],
+                       neuron_rates=[[0.0, 0.4] * 50])
+    path = write_result(prof, tmp_path / "profile.json")
+    r = bench_decode("small", None, profile=str(path), prompt_len=8, new_tokens=4, repeats=1, hf=False)
+    assert r["sparsity_requested"] == 0.8 and r["profile"] == str(path) and r["measured_sparsity"] > 0.6
+    write_result(make_result("eval", run={"scale": "small", "model": "relu", "seed": 0}, provenance={},
+                             suite={"name": "syn_code", "version": "1"}, metrics=[]), tmp_path / "e.json")
+    with pytest.raises(ValueError, match="not a profile result"):
+        bench_decode("small", None, profile=str(tmp_path / "e.json"), prompt_len=8, new_tokens=4, hf=False)

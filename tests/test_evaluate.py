@@ -135,3 +135,20 @@ def test_retrained_run_is_evaluated_again(out_dir):
     logs, res = evaluate()
     assert any("generating" in x for x in logs) and res["run"]["checkpoint_sha256"] == sha2
     assert read_result(run_profile("tiny", "relu", widths=[]))["run"]["checkpoint_sha256"] == sha2
+
+
+def test_table_shows_the_decode_speed_enable_sparse_gives(out_dir):
+    """Profile v3 records decoding with enable_sparse's own choice (1.0 where it keeps dense); v2 forced the
+    kernel (0.9 at small) and must not appear as what a user gets."""
+    from harness.results import make_result, metric, write_result
+
+    for seed, version, value in ((0, "3", 1.0), (1, "2", 0.9)):
+        res = make_result("profile", run={"scale": "tiny", "model": "relu", "seed": seed, "eval_act": "relu"},
+                          suite={"name": "profile", "version": version}, provenance={},
+                          metrics=[metric("sparsity", 0.5), metric("decode_speedup", value)])
+        write_result(res, result_path("tiny", "relu", seed, "profile"))
+    lines = []
+    print_table("tiny", log=lines.append)
+    rows = {ln.split()[1]: ln for ln in lines if ln.strip().startswith("relu")}
+    assert "decode x" in "\n".join(lines)
+    assert rows["0"].split()[-1] == "1.000" and rows["1"].split()[-1] == "-"

@@ -34,7 +34,7 @@ from harness.infer.load import load_for_inference
 from harness.infer.records import read_samples, samples_path
 from harness.paths import lock_path, run_dir, run_lock
 from harness.profiling.profile_run import run_profile
-from harness.results import results_dir
+from harness.results import read_result, results_dir
 from harness.train.checkpoint_files import final_checkpoint
 from harness.train.trainer import ensure_trained
 from models.config import ActSpec
@@ -88,6 +88,10 @@ def run_eval(scale: str, model: str, seed: int = 0, suites: list[str] | None = N
         if profile and suites is None and eval_act is None:
             log("  profile: sparsity and dense/sparse decode speed")
             paths.append(run_profile(scale, variant.name, seed=seed, force=force))
+            dec = read_result(paths[-1]).get("decode") or {}
+            if "path" in dec:
+                log(f"  decode: {dec['path']} path, {dec['speedup']:.2f}x dense speed "
+                    f"(sparse kernel forced: {dec['speedup_kernel']:.2f}x); {dec['reason']}")
         return paths
 
 

@@ -27,6 +27,12 @@ def print_table(scale: str, current: tuple[str, int] | None = None, log=print):
         partial = m.get("n") is not None and m.get("n_total") is not None and m["n"] < m["n_total"]
         key = (run["model"], run["seed"], run.get("eval_act") if r["kind"] == "eval" else None)
         rows.setdefault(key, {})[col] = f"{m['value']:.3f}" + ("*" if partial else "")
+        if r["kind"] == "profile" and r["suite"].get("version") not in ("1", "2"):
+            # decoding with enable_sparse's own choice (v3 on): 1.000 where the sparse path does not win
+            dec = next((m for m in r["metrics"] if m["name"] == "decode_speedup"), None)
+            if dec is not None:
+                cols += [] if "decode x" in cols else ["decode x"]
+                rows[key]["decode x"] = f"{dec['value']:.3f}"
     if not rows:
         log("(no finished results yet)")
         return
