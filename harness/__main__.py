@@ -33,6 +33,7 @@ from harness.commands import (
     export,
     finetune,
     ls,
+    predictor,
     profiling,
     reproduce,
     train,
@@ -41,7 +42,7 @@ from harness.verify import selfcheck
 
 COMMANDS = {"ls": ls, "data": data, "train": train, "eval": evaluate, "profile": profiling, "bench": bench,
             "reproduce": reproduce, "diversity": diversity, "selfcheck": selfcheck, "export": export,
-            "finetune": finetune}
+            "finetune": finetune, "predictor": predictor}
 
 
 def build_parser():

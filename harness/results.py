@@ -36,7 +36,7 @@ import pathlib
 import tempfile
 
 SCHEMA = "sparsebench.result/1"
-KINDS = ("eval", "train", "profile", "bench", "diversity")
+KINDS = ("eval", "train", "profile", "bench", "diversity", "predictor")
 
 
 # ---- where results live, and atomic writes ------------------------------------------------------

@@ -65,6 +65,7 @@ _KERNEL = Kernel(_SRC, "sparse_kernel", {
     "sb_gather_ffn": ([_VP, _VP, _I64, _I64, _I64, _VP, _VP, _I32, _VP, _I32], _I64),
     "sb_gemv": ([_VP, _I64, _I64, _I64, _VP, _I32, _VP, _I32], None),
     "sb_dense_ffn": ([_VP, _I64, _I64, _I64, _VP, _VP, _VP, _I32, _VP, _VP, _I32], None),
+    "sb_rows_gemv": ([_VP, _I64, _VP, _I64, _VP, _I32, _VP, _I32], None),
     "sb_version": ([], _I32),
 }, fallback="the PyTorch sparse path", cflags=_CFLAGS)
 
@@ -111,6 +112,16 @@ def kernel_gemv(lib, x2: torch.Tensor, w: torch.Tensor, threads: int) -> torch.T
     out = torch.empty(N, w.shape[0], dtype=torch.float32)
     lib.sb_gemv(xf.data_ptr(), N, d, w.shape[0], w.data_ptr(), int(w.dtype == torch.bfloat16),
                 out.data_ptr(), threads)
+    return out
+
+
+def kernel_rows_gemv(lib, x: torch.Tensor, w: torch.Tensor, rows: torch.Tensor, threads: int) -> torch.Tensor:
+    """``w[rows] @ x`` → (K,) fp32 for one token ``x`` (d,), reading only those rows of ``w`` (F, d)."""
+    xf = x.float().contiguous()
+    idx = rows.to(torch.int64).contiguous()
+    out = torch.empty(idx.numel(), dtype=torch.float32)
+    lib.sb_rows_gemv(xf.data_ptr(), xf.numel(), idx.data_ptr(), idx.numel(), w.data_ptr(),
+                     int(w.dtype == torch.bfloat16), out.data_ptr(), threads)
     return out
 
 
@@ -193,9 +204,34 @@ def sparse_ffn(ff, x: torch.Tensor) -> torch.Tensor:
     return gather_torch(x2, h2, w3, w2t, active).reshape(shape)
 
 
+def predicted_ffn(ff, x: torch.Tensor) -> torch.Tensor:
+    """The FFN output over the neurons ``ff.predictor`` predicts (``models.sparse_predictor``): approximate,
+    opt-in through ``enable_sparse(model, predictor=...)``."""
+    shape = x.shape
+    x2 = x.reshape(-1, shape[-1])
+    pred = ff.predictor.predict(x2)  # (N, F)
+    w1, w3 = ff.w1.weight, ff.w3.weight if ff.gated else None
+    lib = load_kernel() if x.device.type == "cpu" else None
+    if x2.shape[0] == 1 and _kernel_ok(lib, x2, w1, w3, ff.w2.weight) and ff.w1.bias is None:
+        rows = pred[0].nonzero().squeeze(1)
+        h = torch.zeros(1, w1.shape[0], dtype=x.dtype)
+        h[0, rows] = kernel_rows_gemv(lib, x2[0], w1, rows, torch.get_num_threads()).to(x.dtype)
+        h = ff.act(h)  # the hook point, as on the other paths; unpredicted neurons are exactly 0
+        y = torch.empty(1, shape[-1], dtype=torch.float32)
+        w2t = w2_transposed(ff)
+        lib.sb_gather_ffn(x2.float().contiguous().data_ptr(), h.float().contiguous().data_ptr(), 1, shape[-1],
+                          w1.shape[0], 0 if w3 is None else w3.data_ptr(), w2t.data_ptr(),
+                          int(w2t.dtype == torch.bfloat16), y.data_ptr(), torch.get_num_threads())
+        return y.to(x.dtype).reshape(shape)
+    h = ff.act(F.linear(x2, w1, ff.w1.bias)) * pred.to(x.dtype)  # same function, computed densely
+    if w3 is not None:
+        h = h * F.linear(x2, w3)
+    return F.linear(h, ff.w2.weight).reshape(shape)
+
+
 def enable_sparse(model: torch.nn.Module, on: bool = True, *, policy: str = "auto",
                   sparsity: float | None = None, threads: int | None = None,
-                  release: bool = True) -> torch.nn.Module:
+                  release: bool = True, predictor=None) -> torch.nn.Module:
     """Switch the FeedForwards of ``model`` to the sparse path (``on=False``: all back to dense).
 
     ``policy="auto"`` (default) installs the sparse path only on the FFN shapes where it is measured to win
@@ -205,7 +241,9 @@ def enable_sparse(model: torch.nn.Module, on: bool = True, *, policy: str = "aut
     which path each shape got and why.
 
     The sparse path runs only under ``torch.no_grad()`` and when the activation has exact zeros (RELU);
-    otherwise FeedForward falls back to its dense forward by itself. ``on=False`` frees the W2ᵀ copies
+    otherwise FeedForward falls back to its dense forward by itself. ``predictor`` (one
+    ``models.sparse_predictor.NeuronPredictor`` per FFN, in order) installs the approximate
+    :func:`predicted_ffn` everywhere instead: never the default. ``on=False`` frees the W2ᵀ copies
     unless ``release=False`` (benchmarks switching back and forth: rebuilding them costs a transpose of
     every W2 on the next sparse token). Returns the model.
     """
@@ -219,9 +257,18 @@ def enable_sparse(model: torch.nn.Module, on: bool = True, *, policy: str = "aut
     for ff in ffs:
         ff.sparse_forward = None
         ff.__dict__.pop("sparse_decision", None)
+        ff.__dict__.pop("predictor", None)
         if not on and release:
             ff.__dict__.pop("_sparse_w2t", None)  # free the W2ᵀ copy
     if not on:
+        return model
+    if predictor is not None:
+        from models.sparse_predictor import attach
+
+        decision = {"path": "predictor", "reason": "a neuron predictor was given (approximate, opt-in)"}
+        for ff in attach(model, predictor):
+            ff.__dict__["sparse_decision"] = decision
+            ff.sparse_forward = predicted_ffn
         return model
     groups: dict[tuple, list] = {}
     for ff in ffs:

@@ -4,6 +4,7 @@
 //   sb_gather_ffn: y[n] = sum_{j : h[n,j] != 0} h[n,j] * <W3[j], x[n]> * W2t[j]      (gated)
 //                  y[n] = sum_{j : h[n,j] != 0} h[n,j] * W2t[j]                        (plain, W3 = NULL)
 //   sb_gemv:       out[n, f] = <W[f], x[n]>                                            (dense rows)
+//   sb_rows_gemv:  out[k] = <W[idx[k]], x>                              (selected rows: a predicted gate)
 //   sb_dense_ffn:  y[n] = sum_j relu(<W1[j], x[n]>) * <W3[j], x[n]> * W2t[j] over every j, in one call:
 //                  the benchmarks' same-kernel dense baseline (the gate GEMV, then the gather loop with
 //                  no neuron skipped), so "sparsity only" speed-ups compare like with like
@@ -112,10 +113,10 @@ inline void axpy4(const float* c, const W* const* r, float* __restrict y, int64_
 }
 
 struct Job {
-  int kind;  // 0 gather, 1 gemv
+  int kind;  // 0 gather, 1 gemv, 2 selected rows
   const float* x;
   const float* h;
-  const int64_t* idx;  // active (union) neurons, gather only
+  const int64_t* idx;  // active (union) neurons (gather) or the rows to read (selected rows)
   int64_t K, N, d, F;
   const void* w3;
   const void* w2t;  // gemv: the weight
@@ -183,11 +184,32 @@ void gemv_chunk(const Job& J, int c) {
 #endif
 }
 
+// Selected rows only (batch 1): out[k] = <W[idx[k]], x>, four rows at a time, prefetching the next four
+// (the rows are far apart, as in the gather). The predictor path's gate over its predicted neurons.
+template <typename W>
+void rows_chunk(const Job& J, int c) {
+  const W* w = static_cast<const W*>(J.w2t);
+  const int64_t d = J.d, lo = c * J.per_chunk, hi = std::min(J.K, lo + J.per_chunk);
+  for (int64_t i = lo; i < hi; i += kB) {
+    const W* r[kB];
+    const W* pf[kB];
+    for (int u = 0; u < kB; ++u) {
+      r[u] = i + u < hi ? w + J.idx[i + u] * d : nullptr;
+      pf[u] = i + kB + u < hi ? w + J.idx[i + kB + u] * d : nullptr;
+    }
+    float out[kB];
+    dot4(r, J.x, d, pf, out);
+    for (int u = 0; u < kB && i + u < hi; ++u) J.out[i + u] = out[u];
+  }
+}
+
 void run_chunk(const Job& J, int c) {
   if (J.kind == 0) {
     if (J.bf16) gather_chunk<uint16_t>(J, c); else gather_chunk<float>(J, c);
-  } else {
+  } else if (J.kind == 1) {
     if (J.bf16) gemv_chunk<uint16_t>(J, c); else gemv_chunk<float>(J, c);
+  } else {
+    if (J.bf16) rows_chunk<uint16_t>(J, c); else rows_chunk<float>(J, c);
   }
 }
 
@@ -235,7 +257,7 @@ void gemv(const float* x, int64_t N, int64_t d, int64_t F, const void* w, int bf
 
 extern "C" {
 
-int sb_version() { return 2; }
+int sb_version() { return 3; }
 
 // x (N, d) fp32, h (N, F) fp32 post-activation; w3 (F, d) or NULL, w2t (F, d); y (N, d) fp32 output.
 // Returns the number of active (union) neurons.
@@ -248,6 +270,14 @@ int64_t sb_gather_ffn(const float* x, const float* h, int64_t N, int64_t d, int6
 void sb_gemv(const float* x, int64_t N, int64_t d, int64_t F, const void* w, int bf16, float* out,
              int nthreads) {
   gemv(x, N, d, F, w, bf16, out, nthreads);
+}
+
+// out (K,) fp32 = rows idx (K,) of w (F, d) times x (d,) fp32: the gate over a predicted set of neurons.
+void sb_rows_gemv(const float* x, int64_t d, const int64_t* idx, int64_t K, const void* w, int bf16, float* out,
+                  int nthreads) {
+  int nchunks = nthreads <= 1 || K < 256 ? 1 : 8 * nthreads;
+  Job job{2, x, nullptr, idx, K, 1, d, 0, nullptr, w, bf16, out, (K + nchunks - 1) / nchunks, nchunks};
+  if (K > 0) run_job(job, nthreads);
 }
 
 // The dense gated RELU FFN through the same loops as the sparse path, every neuron visited: the gate GEMV

@@ -89,7 +89,8 @@ def _run_fields(result: dict) -> dict:
     default = default_act(result)
     model = run.get("model")
     return {"kind": result.get("kind"), "scale": run.get("scale"), "model": model,
-            "row": model if default or model is None else f"{model}@{run.get('eval_act')}",
+            "row": model if default or model is None else
+            f"{model}@{run.get('eval_act')}" + (" + predictor" if run.get("predictor") else ""),
             "recipe": var.get("recipe"), "p": var.get("p"), "alpha": var.get("alpha"),
             "mode": var.get("mode"), "granularity": var.get("granularity"), "seed": run.get("seed"),
             "step": run.get("step"), "eval_act": run.get("eval_act"), "eval_act_default": default}

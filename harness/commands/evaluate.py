@@ -29,6 +29,9 @@ def add_arguments(p) -> None:
     g.add_argument("--n-samples", type=int, default=None, help="samples per code task (>1: sampling, pass@k)")
     g.add_argument("--eval-act", default=None,
                    help="inference activation: relu | silu | stocha:p=P (default: the recipe's)")
+    g.add_argument("--predictor", action="store_true",
+                   help="decode with the run's neuron predictor (python -m harness predictor): approximate; "
+                        "results go to <suite>.pred.json, rows '+ predictor'")
     g = p.add_argument_group("execution")
     g.add_argument("--force", action="store_true", help="redo suites that are already done")
     g.add_argument("--rescore", action="store_true", help="score the existing samples files again (no model)")
@@ -44,7 +47,8 @@ def run(args) -> int:
     paths = run_eval(args.scale, args.model, seed=args.seed,
                      suites=args.suites.split(",") if args.suites else None, limit=args.limit, force=args.force,
                      eval_act=args.eval_act, rescore=args.rescore, batch_size=args.batch_size,
-                     n_samples=args.n_samples, profile=not args.no_profile, train=not args.no_train)
+                     n_samples=args.n_samples, profile=not args.no_profile, train=not args.no_train,
+                     predictor=args.predictor)
     print_table(args.scale, current=(args.model, args.seed))
     print(f"\n{len(paths)} result files under {results_dir(args.scale, args.model, args.seed)}")
     return 0

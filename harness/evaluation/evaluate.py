@@ -49,7 +49,7 @@ def _act_tag(eval_act: str | None) -> str:
 def run_eval(scale: str, model: str, seed: int = 0, suites: list[str] | None = None, limit: int | None = None,
              force: bool = False, *, eval_act: str | None = None, rescore: bool = False, batch_size: int = 16,
              n_samples: int | None = None, profile: bool = True, train: bool = True, progress: bool = True,
-             log=print) -> list[pathlib.Path]:
+             predictor: bool = False, log=print) -> list[pathlib.Path]:
     """Evaluate the run (scale, model, seed) on ``suites`` (default: ``suites.DEFAULT_SUITES``).
 
     Returns the result JSON paths (the profile's included when it ran). The run is locked meanwhile
@@ -68,24 +68,25 @@ def run_eval(scale: str, model: str, seed: int = 0, suites: list[str] | None = N
         eval_act = str(ActSpec.parse(eval_act))
     instances = _suites(suites or DEFAULT_SUITES, n_samples)  # every name checked before anything trains
     # One evaluation of a run (and activation) at a time: a second one refuses at once, naming the first.
-    lock = lock_path("eval", scale, variant.name, seed, _act_tag(eval_act))
+    tag = _act_tag(eval_act) + (".pred" if predictor else "")
+    lock = lock_path("eval", scale, variant.name, seed, tag)
     with run_lock(lock, f"evaluation of {scale}/{variant.name}/s{seed}" + (f" with {eval_act}" if eval_act else "")):
         rdir = ensure_trained(scale, variant.name, seed=seed) if train else run_dir(scale, variant.name, seed)
-        ctx, run_info = _load_run(rdir, scale, variant, seed, eval_act, batch_size, progress)
+        ctx, run_info = _load_run(rdir, scale, variant, seed, eval_act, batch_size, progress, predictor)
         log(f"evaluating {variant.name} @ {scale} seed {seed} (step {run_info['step']}, activation "
             f"{run_info['eval_act']})")
         paths = []
         for suite in instances:
-            path = results_dir(scale, variant.name, seed) / f"{suite.name}{_act_tag(eval_act)}.json"
+            path = results_dir(scale, variant.name, seed) / f"{suite.name}{tag}.json"
             if not (force or rescore) and is_done(path, suite, limit, run_info["eval_act"], run_info["step"],
-                                                  run_info["checkpoint_sha256"]) \
+                                                  run_info["checkpoint_sha256"], run_info.get("predictor")) \
                     and not read_samples(samples_path(path))[2]:  # a damaged samples file is rebuilt
                 log(f"  {suite.name}: done already ({path.name}); --force redoes it")
                 paths.append(path)
                 continue
             paths.append(run_suite(suite, ctx, run_info, limit=limit, force=force, rescore=rescore, path=path,
                                    log=log))
-        if profile and suites is None and eval_act is None:
+        if profile and suites is None and eval_act is None and not predictor:
             log("  profile: sparsity and dense/sparse decode speed")
             paths.append(run_profile(scale, variant.name, seed=seed, force=force))
             dec = read_result(paths[-1]).get("decode") or {}
@@ -106,9 +107,10 @@ def _suites(names: list[str], n_samples: int | None) -> list:
 
 
 def _load_run(rdir, scale: str, variant, seed: int, eval_act: str | None, batch_size: int,
-              progress: bool) -> tuple[EvalContext, dict]:
+              progress: bool, predictor: bool = False) -> tuple[EvalContext, dict]:
     """(the suites' context, the run fields every result records) of the run's final checkpoint, loaded now:
-    it is small, and its step and activation go into every result."""
+    it is small, and its step and activation go into every result. ``predictor``: decode with the run's
+    neuron predictors (``python -m harness predictor``), recorded as ``run.predictor``."""
     ckpt = final_checkpoint(rdir)
     if ckpt is None:
         raise FileNotFoundError(f"no finished checkpoint in {rdir}: train it first "
@@ -117,7 +119,24 @@ def _load_run(rdir, scale: str, variant, seed: int, eval_act: str | None, batch_
     run_info = {"scale": scale, "model": variant.name, "seed": seed, "step": info.get("step"),
                 "checkpoint": str(info.get("checkpoint", ckpt)), "checkpoint_sha256": info.get("sha256"),
                 "variant": variant.to_dict(), "eval_act": eval_act or str(model.activation),
-                "eval_act_default": eval_act is None}
+                "eval_act_default": eval_act is None and not predictor}
+    if predictor:
+        from harness.results import sha256_file
+        from models.sparse import enable_sparse
+        from models.sparse_predictor import load_predictors
+
+        ppath = pathlib.Path(rdir) / "predictor.pt"
+        if not ppath.is_file():
+            raise FileNotFoundError(f"no neuron predictor in {rdir}: python -m harness predictor --model "
+                                    f"{variant.name} --scale {scale} --seed {seed}")
+        preds, meta = load_predictors(ppath)
+        if meta.get("checkpoint_sha256") != info.get("sha256"):
+            raise ValueError(f"{ppath} was trained on another checkpoint of this run: train it again")
+        if eval_act is not None:
+            model.set_activation(eval_act)
+        enable_sparse(model, predictor=preds)
+        run_info["predictor"] = {"rank": meta["rank"], "recall_target": meta["recall_target"],
+                                 "sha256": sha256_file(ppath)}
     ctx = EvalContext(seed=seed, eval_act=eval_act, load_model=lambda: model, batch_size=batch_size,
                       progress=progress, tokenizer=info.get("tok"))
     torch.manual_seed(seed)

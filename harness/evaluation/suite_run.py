@@ -110,8 +110,9 @@ def _generations(suite, ctx, meta: dict, spath: pathlib.Path, *, limit: int | No
     return records
 
 
-def is_done(path: pathlib.Path, suite, limit: int | None, eval_act: str, step, sha256: str | None = None) -> bool:
+def is_done(path: pathlib.Path, suite, limit: int | None, eval_act: str, step, sha256: str | None = None,
+            predictor: dict | None = None) -> bool:
     """This suite's result at ``path`` is finished for these settings on this checkpoint (a ``--limit``ed one
-    counts when this run is limited the same way)."""
+    counts when this run is limited the same way), with the same neuron predictor if one was used."""
     return finished_on(path, version=suite.version, params={**suite.params, "limit": limit}, sha256=sha256,
-                       partial_ok=limit is not None, eval_act=eval_act, step=step)
+                       partial_ok=limit is not None, eval_act=eval_act, step=step, predictor=predictor)
