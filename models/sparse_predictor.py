@@ -7,7 +7,7 @@ from the FFN input; only those rows of W1, W3 and W2ᵀ are read:
     y ≈ Σ_{j ∈ P(x)} relu(<W1_j, x>) · <W3_j, x> · W2ᵀ_j,     P(x) = {j : (U V x)_j + b_j > t}
 
 A neuron that fires but is not in P is dropped (the approximation); one in P that does not fire costs its
-W1 row only. Bytes per token: ``3·d·|P| + (d + F)·r`` against ``3·d·F`` dense. The predictor of each FFN
+W1 row only. Bytes per token: ``d·|P| + 2·d·|P ∩ fired| + (d + F)·r`` against ``3·d·F`` dense. The predictor of each FFN
 is trained on the run's own activations and its threshold set for a target recall
 (``harness.profiling.predictor``, ``python -m harness predictor``):
 
