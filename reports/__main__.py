@@ -134,6 +134,20 @@ def cmd_all(args) -> int:
     return cmd_tables(args) or cmd_plots(args)
 
 
+def cmd_predictor(args) -> int:
+    from reports import predictor
+    from harness.results import atomic_write_text
+
+    coll, out = _load(args), _out(args)
+    df = predictor.quality_cost(coll, args.scale)
+    print(predictor.to_markdown(df), end="")
+    stem = out / "tables" / f"predictor-{args.scale or 'all'}"
+    atomic_write_text(stem.with_suffix(".md"), predictor.to_markdown(df))
+    atomic_write_text(stem.with_suffix(".csv"), df.to_csv(index=False))
+    print(f"wrote {stem}.md|csv")
+    return 0
+
+
 def cmd_readme(args) -> int:
     from reports import readme
 
@@ -146,7 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
     for name, func, help_ in (("tables", cmd_tables, "main, α-sweep, p-sweep, claims and diversity tables"),
                               ("plots", cmd_plots, "figures (PNG and PDF)"),
-                              ("all", cmd_all, "tables and plots")):
+                              ("all", cmd_all, "tables and plots"),
+                              ("predictor", cmd_predictor, "quality cost of a neuron predictor, per suite")):
         p = sub.add_parser(name, help=help_)
         p.add_argument("--results", help="results directory (default: $HARNESS_OUT/results, else the sample)")
         p.add_argument("--out", help="output directory (default: $HARNESS_OUT/reports)")

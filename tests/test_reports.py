@@ -770,3 +770,27 @@ def test_cli_renders_the_diversity_table_and_figure(tmp_path):
     assert "### Generation diversity (tiny)" in index and "figures/quality_vs_diversity-tiny.png" in index
     main_md = (out / "tables" / f"main-{SCALE}.md").read_text()
     assert "diversity" not in main_md.lower()  # the study's results stay out of the paper tables
+
+
+def test_predictor_quality_cost_is_paired_on_items(tmp_path):
+    """The predictor's rows are compared with the same run's exact rows, item by item, and never enter the
+    variant's own row."""
+    from reports import predictor
+
+    exact = [1, 1, 0, 1, 0, 1, 1, 0]
+    pred = [1, 0, 0, 1, 0, 1, 0, 0]  # loses items 1 and 6: -25 points
+    for seed in (0, 1):
+        for name, vals, extra in (("syn_code", exact, {}), ("syn_code.pred", pred, {"predictor": {"rank": 8}})):
+            r = _result("eval", "relu", seed, "syn_code", [metric("pass@1", sum(vals) / 8, n=8)],
+                        eval_act="relu" if extra else None,
+                        items={"metric": "pass@1", "ids": list(range(8)), "values": vals})
+            r["run"].update(extra)
+            write_result(r, tmp_path / f"{name}{seed}.json")
+    c = load(tmp_path)
+    assert set(c.metrics["row"]) == {"relu", "relu@relu + predictor"}
+    df = predictor.quality_cost(c)
+    (r,) = df.itertuples()
+    assert (r.model, r.suite, r.seeds, r.items) == ("relu", "syn_code", 2, 8)
+    assert r.exact == pytest.approx(62.5) and r.predictor == pytest.approx(37.5) and r.diff == pytest.approx(-25.0)
+    assert r.ci95_low < -25 < r.ci95_high and r.ci95_high + 25 == pytest.approx(-25 - r.ci95_low)
+    assert "-25.000" in predictor.to_markdown(df)
