@@ -135,8 +135,8 @@ def cmd_all(args) -> int:
 
 
 def cmd_predictor(args) -> int:
-    from reports import predictor
     from harness.results import atomic_write_text
+    from reports import predictor
 
     coll, out = _load(args), _out(args)
     df = predictor.quality_cost(coll, args.scale)
