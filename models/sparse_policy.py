@@ -181,6 +181,8 @@ def sample_sparsity(model, n_tokens: int = 64, seed: int = 0) -> float:
     know the model's sparsity (the profiler passes the one it measured on held-out text)."""
     from models.llama import FeedForward
 
+    if not hasattr(model, "cfg"):
+        raise ValueError("enable_sparse(policy='auto') needs sparsity=... for a model that is not a Transformer")
     zeros, total = [0], [0]
 
     def hook(mod, inp, out):

@@ -118,3 +118,12 @@ def test_gate_bias_is_honoured_by_the_sparse_path():
         sparse = ff(x)
         assert 0.8 < (ff.act(ff.w1(x)) == 0).float().mean() < 1  # the bias made it sparse, not empty
     torch.testing.assert_close(sparse, dense, atol=1e-5, rtol=1e-4)
+
+
+def test_auto_on_a_bare_ffn_needs_the_sparsity(monkeypatch):
+    ff = _model().layers[0].feed_forward
+    with pytest.raises(ValueError, match="needs sparsity="):
+        sp.enable_sparse(ff)
+    calls = _fake_measure(monkeypatch, 1.0, 0.5)
+    sp.enable_sparse(ff, sparsity=0.9)
+    assert calls == [(1, 0.9)] and ff.sparse_forward is sp.sparse_ffn
