@@ -639,6 +639,8 @@ def test_committed_sample_tables_match_raw_json():
         d = json.loads(p.read_text())
         if d.get("schema") != "sparsebench.result/1" or d["status"] != "ok" or d["kind"] == "bench":
             continue
+        if d["run"].get("eval_act_default") is False:  # another row's (eval --eval-act / --predictor)
+            continue
         seen = set()  # the headline rule: the first overall (not per-layer/family/module) row of a metric
         for m in d["metrics"]:
             if any(m.get(k) is not None for k in collect.BREAKDOWN_KEYS) or m["name"] in seen:
