@@ -10,6 +10,7 @@
     python -m harness diversity --model M [--scale S] [--k 10]   # stochastic activation vs temperature / top-p
     python -m harness export  --model M [--scale S] --format hf OUT_DIR   # a transformers LlamaForCausalLM
     python -m harness finetune --from-hf PATH --recipe swi-ft|stocha-p0.7 [--steps K]   # relufy a Llama
+    python -m harness import PATH [--name NAME]       # a Llama directory or .gguf as the run hf-NAME, untrained
     python -m harness selfcheck [--quick] [--json]    # hostile code, crash safety, bad input
     python -m harness <command> --help                # every command documents its flags
 
@@ -32,6 +33,7 @@ from harness.commands import (
     evaluate,
     export,
     finetune,
+    import_checkpoint,
     ls,
     profiling,
     reproduce,
@@ -41,7 +43,7 @@ from harness.verify import selfcheck
 
 COMMANDS = {"ls": ls, "data": data, "train": train, "eval": evaluate, "profile": profiling, "bench": bench,
             "reproduce": reproduce, "diversity": diversity, "selfcheck": selfcheck, "export": export,
-            "finetune": finetune}
+            "finetune": finetune, "import": import_checkpoint}
 
 
 def build_parser():

@@ -141,10 +141,12 @@ class SparseBenchLM(LM):
             # A continuation's leading space belongs to it, as lm-eval expects. Its tokens are those the
             # whole text has after the context's (a subword tokenizer merges across the boundary; for bytes
             # this equals encoding the continuation alone).
+            # BOS as the tokenizer adds it (lm-eval's hf model does the same); an empty context gets it anyway.
             pairs = []
+            adds_bos = getattr(self.tok, "adds_bos", True)
             for context, continuation in part:
-                ctx = self.tok.encode(context, bos=True)
-                pairs.append((ctx, self.tok.encode(context + continuation, bos=True)[len(ctx):]))
+                ctx = self.tok.encode(context, bos=adds_bos or not context)
+                pairs.append((ctx, self.tok.encode(context + continuation, bos=adds_bos or not context)[len(ctx):]))
             return self._score(pairs, "loglikelihood", act_seed=self.act_seed + c, bar=False)
 
         out = [(float(ll), bool(greedy)) for ll, greedy in self._chunked("loglikelihood", requests, run)]

@@ -105,12 +105,11 @@ def resolve_recipe(recipe: str) -> Variant:
 
 
 def default_name(path) -> str:
-    """Run name of a checkpoint directory: its name lower-cased ([a-z0-9._-]); HF cache snapshots by repo."""
-    p = pathlib.Path(path).expanduser().resolve()
-    name = p.name
-    if p.parent.name == "snapshots" and p.parent.parent.name.startswith("models--"):
-        name = p.parent.parent.name[len("models--"):]
-    return re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-._") or "model"
+    """Run name of a checkpoint (``harness.interop.import_run.default_name``: a directory's name, a .gguf
+    file's stem, Hub cache snapshots by repository)."""
+    from harness.interop.import_run import default_name as name_of
+
+    return name_of(path)
 
 
 @dataclass
