@@ -306,3 +306,76 @@ def test_chat_prompt_form_uses_the_template_and_scores_whole_functions(tiny_llam
         suite.generate(EvalContext(generate_fn=fake, tokenizer=ByteTokenizer(), progress=False), 1)
     with pytest.raises(ValueError, match="unknown prompt form"):
         get_suite("humaneval", prompt_form="markdown")
+
+
+# ---- the relufy recipe, end to end at a toy budget ---------------------------------------------------
+def test_relufy_imports_finetunes_evaluates_and_compares(tiny_llama, out_dir, capsys):
+    """What ``make relufy-real`` runs on a GPU, at a CPU toy budget: import, as shipped and zero-shot RELU,
+    three recipes fine-tuned into s1, every run evaluated on the same suite, one table."""
+    argv = ["relufy", "--from-hf", str(tiny_llama), "--name", "toy", "--recipes", "swi-ft,stocha-p0.7,silu",
+            "--steps", "2", "--batch-size", "2", "--seq-len", "32", "--eval-seqs", "2", "--suites", "syn_choice",
+            "--limit", "2", "--no-profile", "--no-progress", "--mix", "synth_code=1", "--synth-docs", "100"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    results = out_dir / "results" / "hf-toy"
+    for model, seed, name in [("silu", 0, "syn_choice"), ("silu", 0, "syn_choice.act-relu"), ("relu", 1, "train"),
+                              ("relu", 1, "syn_choice"), ("stocha-p0.7-a0.2", 1, "syn_choice"),
+                              ("silu", 1, "syn_choice"), ("silu", 1, "train")]:
+        r = read_result(results / model / f"s{seed}" / f"{name}.json")
+        assert r["status"] == "ok" and r["run"]["seed"] == seed
+    assert read_result(results / "silu" / "s0" / "train.json")["run"]["step"] == 0
+    assert read_result(results / "relu" / "s1" / "train.json")["run"]["step"] == 2
+    table = out[out.index("results at scale hf-toy"):]
+    assert [ln.split()[:3] for ln in table.splitlines()[2:7]] == [
+        ["relu", "1", "relu"], ["silu", "0", "relu"], ["silu", "0", "silu"], ["silu", "1", "silu"],
+        ["stocha-p0.7-a0.2", "1", "relu"]]
+    # a second run redoes nothing
+    assert main(argv) == 0
+    again = capsys.readouterr().out
+    assert "already imported" in again and again.count("already fine-tuned") == 3
+
+
+# ---- the real model (make real-model) ----------------------------------------------------------------
+def _real_gguf():
+    from harness.interop.gguf_file import SMOLLM2_INSTALL, packaged_smollm2
+
+    try:
+        import gguf  # noqa: F401
+
+        return packaged_smollm2()
+    except (ImportError, FileNotFoundError):
+        pytest.skip(f"the real model is not installed: {SMOLLM2_INSTALL}")
+
+
+@pytest.mark.slow
+def test_real_smollm2_gguf_imports_generates_like_transformers_and_evaluates(out_dir, tmp_path, capsys):
+    from harness.evaluation.evaluate import run_eval
+    from harness.infer.generate import generate_ids
+    from harness.infer.load import load_for_inference
+
+    gg = _real_gguf()
+    cut = tmp_path / "cut.gguf"  # the real file, truncated: refused before anything is written
+    with open(gg, "rb") as f:
+        cut.write_bytes(f.read(50_000_000))
+    assert main(["import", str(cut)]) == 2 and "truncated GGUF file" in capsys.readouterr().err
+    assert not (out_dir / "runs").exists()
+
+    assert main(["import", str(gg), "--name", "smol", "--eval-seqs", "2", "--seq-len", "128"]) == 0
+    capsys.readouterr()
+    net, info = load_for_inference(run_dir("hf-smol", "silu", 0))
+    assert net.cfg.dim == 576 and net.cfg.n_layers == 30 and net.cfg.vocab_size == 49152
+    tok = info["tok"]
+    assert not tok.adds_bos and tok.hf.chat_template  # SmolLM2 starts texts without BOS; it has a chat template
+    hf = AutoModelForCausalLM.from_pretrained(str(gg.parent), gguf_file=gg.name, dtype=torch.float32).eval()
+    prompts = ["def fibonacci(n):\n", "The capital of France is"]
+    for p in prompts:
+        ids = tok.encode(p, bos=tok.adds_bos)
+        with torch.no_grad():
+            assert (net(torch.tensor([ids])) - hf(torch.tensor([ids])).logits).abs().max() <= 1e-3
+            ref = hf.generate(torch.tensor([ids]), max_new_tokens=16, do_sample=False, eos_token_id=tok.eos_id,
+                              pad_token_id=tok.pad_id)[0, len(ids):].tolist()
+        ref = ref[:ref.index(tok.eos_id)] if tok.eos_id in ref else ref
+        assert generate_ids(net, [ids], max_new_tokens=16, eos_id=tok.eos_id, pad_id=tok.pad_id)[0] == ref
+    kw = dict(suites=["syn_choice"], limit=3, profile=False, progress=False, train=False, log=lambda *a: None)
+    assert read_result(run_eval("hf-smol", "silu", **kw)[0])["status"] == "ok"
+    assert read_result(run_eval("hf-smol", "silu", eval_act="relu", **kw)[0])["run"]["eval_act"] == "relu"

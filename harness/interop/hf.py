@@ -214,11 +214,12 @@ def read_hf_config(path, max_seq_len: int | None = None):
     foreign or truncated GGUF file fail here with one line."""
     from transformers import AutoConfig
 
-    from harness.interop.gguf_file import is_gguf, read_gguf_config
+    from harness.interop.gguf_file import gguf_hf_config, is_gguf
 
     path = pathlib.Path(path).expanduser()
     if is_gguf(path):
-        return read_gguf_config(path, max_seq_len)
+        hf_cfg = gguf_hf_config(path)
+        return (*config_from_hf(hf_cfg, max_seq_len), hf_cfg)
     if path.is_file():
         raise ValueError(f"{path} is neither a checkpoint directory nor a .gguf file")
     if not (path / "config.json").is_file():
@@ -238,7 +239,7 @@ def read_hf_config(path, max_seq_len: int | None = None):
 
 def load_hf_checkpoint(path, *, max_seq_len: int | None = None, seed: int = 0):
     """(our Transformer, HFTokenizer, source info) from a local transformers checkpoint directory, or a
-    ``.gguf`` file (:func:`harness.interop.gguf_file.load_gguf`).
+    ``.gguf`` file (read by :func:`harness.interop.gguf_file.load_gguf_hf`).
 
     The weights load with ``AutoModelForCausalLM.from_pretrained(path, local_files_only=True)`` (sharded
     safetensors, .bin, any dtype) and are converted to fp32. The tokenizer must lie beside them.
@@ -246,21 +247,23 @@ def load_hf_checkpoint(path, *, max_seq_len: int | None = None, seed: int = 0):
     from transformers import AutoModelForCausalLM
 
     from harness.data.tokenizer import HFTokenizer
-    from harness.interop.gguf_file import is_gguf, load_gguf
+    from harness.interop.gguf_file import is_gguf, load_gguf_hf
 
     path = pathlib.Path(path).expanduser()
-    if is_gguf(path):
-        return load_gguf(path, max_seq_len=max_seq_len, seed=seed)
     _, _, hf_cfg = read_hf_config(path, max_seq_len)  # refuse unsupported checkpoints before reading weights
-    tok = HFTokenizer(path)
-    hf = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True, **{dtype_kw(): torch.float32})
+    if is_gguf(path):
+        hf, hf_tok, info = load_gguf_hf(path, hf_cfg)
+        tok = HFTokenizer(hf_tok)
+    else:
+        tok = HFTokenizer(path)
+        hf = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True, **{dtype_kw(): torch.float32})
+        info = {"path": str(path.resolve()), "format": "hf", "hf_config": hf_cfg.to_dict(),
+                "hidden_act": hf_cfg.hidden_act, "files": _files_digest(path)}
     model = from_hf_llama(hf, seed=seed, max_seq_len=max_seq_len)
     del hf
     if tok.vocab_size > model.cfg.vocab_size:
         raise ValueError(f"the tokenizer has {tok.vocab_size} tokens but the model only {model.cfg.vocab_size} "
                          f"embedding rows")
-    info = {"path": str(path.resolve()), "format": "hf", "hf_config": hf_cfg.to_dict(), "hidden_act": hf_cfg.hidden_act,
-            "files": _files_digest(path)}
     return model, tok, info
 
 
