@@ -22,7 +22,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 
 .PHONY: setup test test-all lint ls eval train profile diversity export finetune bench selfcheck paper plots data clean-venv \
-	real-model real-import real-eval relufy-real
+	real-model real-import real-eval real-crosscheck relufy-real
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -130,6 +130,9 @@ real-eval: real-import
 	OMP_NUM_THREADS=$(THREADS) $(PYTHON) -m harness bench decode --shape hf-$(REAL_NAME)/silu --act relu \
 		--threads $(THREADS) --prompt-len 128 --new-tokens 64
 	@echo "real-eval wall time: $$(( $$(date +%s) - $$(cat .real-eval.t0) )) s (after the import)"; rm -f .real-eval.t0
+
+real-crosscheck: $(VENV)/.real
+	OMP_NUM_THREADS=$(THREADS) $(PYTHON) -m harness crosscheck --scale hf-$(REAL_NAME) --threads $(THREADS)
 
 relufy-real: $(VENV)/.real
 	$(PYTHON) -m harness relufy --from-hf $(REAL_SRC) --name $(REAL_NAME) --recipes $(RELUFY_RECIPES) \

