@@ -104,7 +104,9 @@ class CodeSuite(Suite):
             outs = ctx.generate(prompts, max_new_tokens=p["max_new_tokens"], stop=CHAT_STOP if form == "chat" else STOP,
                                 temperature=0.0 if greedy else p["temperature"],
                                 top_p=1.0 if greedy else p["top_p"], seed=ctx.seed * 1000 + s)
-            records += [{"task_id": t["task_id"], "sample": s, "completion": o, "prompt_form": form}
+            # the form is marked on chat records only: plain ones stay as they were before the option existed
+            records += [{"task_id": t["task_id"], "sample": s, "completion": o, **({"prompt_form": form}
+                                                                                  if form != "plain" else {})}
                         for t, o in zip(tasks, outs)]
         return records
 
