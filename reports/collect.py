@@ -75,10 +75,10 @@ def default_act(result: dict) -> bool:
     ``run.eval_act_default`` by evaluations; older results are judged by comparing ``eval_act`` with the
     variant's ``inference_act``. Training and profile results always use the recipe's own."""
     run = result.get("run", {})
+    if run.get("eval_act_default") is not None:  # a profile with --act records it too
+        return bool(run["eval_act_default"])
     if result.get("kind") in ("train", "profile", "bench") or run.get("eval_act") is None:
         return True
-    if run.get("eval_act_default") is not None:
-        return bool(run["eval_act_default"])
     infer = (run.get("variant") or {}).get("inference_act")
     return infer is None or run["eval_act"] == infer
 

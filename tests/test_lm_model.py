@@ -43,6 +43,23 @@ def test_loglikelihood_equals_direct_computation_and_ignores_batching(model):
         assert ll3 == pytest.approx(ll1, abs=1e-4)
 
 
+def test_a_logits_budget_splits_batches_without_changing_scores(model, monkeypatch):
+    """A real vocabulary over long windows: the batch goes through in as many rows as LOGITS_BYTES allow."""
+    from harness.infer import lm_model
+
+    pairs = [("def f(x):\n", "    return x"), ("Question: 2+2?\nAnswer:", " 4"), ("z" * 300, "q"), ("ab", "cd")]
+    reqs = [req("loglikelihood", p) for p in pairs]
+    whole = SparseBenchLM(model=model, batch_size=4, progress=False).loglikelihood(reqs)
+    calls = []
+    forward = model.forward
+    monkeypatch.setattr(model, "forward", lambda x, *a, **k: calls.append(x.shape[0]) or forward(x, *a, **k))
+    monkeypatch.setattr(lm_model, "LOGITS_BYTES", 2 * 128 * model.cfg.vocab_size * 4)  # two rows of 128
+    split = SparseBenchLM(model=model, batch_size=4, progress=False).loglikelihood(reqs)
+    assert calls == [2, 2]
+    assert [ll for ll, _ in split] == pytest.approx([ll for ll, _ in whole], abs=1e-5)
+    assert [g for _, g in split] == [g for _, g in whole]
+
+
 def test_is_greedy_flag(model):
     lm = SparseBenchLM(model=model, progress=False)
     for ctx in ("ab", "cd", "ef", "gh", "ij", "kl", "mn", "op"):  # a context whose greedy byte is ASCII

@@ -48,6 +48,8 @@ def add_arguments(p) -> None:
     dc.add_argument("--new-tokens", type=int, default=128)
     dc.add_argument("--repeats", type=int, default=3, help="interleaved decodings per path")
     dc.add_argument("--no-hf", action="store_true", help="skip transformers' generate")
+    dc.add_argument("--act", help="a run only: decode with this activation instead of the recipe's (e.g. relu "
+                                  "on an imported SILU checkpoint: zero-shot relufication)")
     dc.add_argument("--json", action="store_true", help="print JSON (and write out/bench/decode_*.json)")
     a = sub.add_parser("act", help="stochastic activation fwd+bwd vs SILU at training shapes")
     a.add_argument("--shape", default="32,256,344", help="B,T,F of the FFN activation (small scale)")
@@ -91,8 +93,8 @@ def run(args) -> int:
 
         r = bench_decode(args.shape, args.sparsity, profile=args.profile, threads=args.threads, dtype=args.dtype,
                          prompt_len=args.prompt_len, new_tokens=args.new_tokens, repeats=args.repeats,
-                         hf=False if args.no_hf else None)
-        tag = args.shape.replace("/", "_")
+                         hf=False if args.no_hf else None, act=args.act)
+        tag = args.shape.replace("/", "_") + (f"_act-{r['act']}" if args.act else "")
         r["path"] = write_bench(f"decode_{tag}_s{r['sparsity_requested']}_{args.dtype}_t{args.threads}", r)
         print(json.dumps(r, indent=2) if args.json else summary(r))
         return 0

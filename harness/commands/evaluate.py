@@ -5,6 +5,8 @@
     python -m harness eval --model relu --suites syn_code,humaneval --n-samples 10   # pass@1 and pass@10
     python -m harness eval --model stocha-p0.7-a0.05 --eval-act stocha:p=0.7 --seed 1 # keep StochA at inference
     python -m harness eval --model silu --suites lm_eval:arc_easy       # any lm-eval task (needs its data)
+    python -m harness eval --model silu --scale hf-smollm2-135m-instruct --eval-act relu   # zero-shot RELU
+    python -m harness eval --model silu --scale hf-NAME --suites humaneval --prompt-form chat
     make eval MODEL=silu SCALE=tiny LIMIT=5
 
 How suites run, resume and are skipped when done: ``harness.evaluation.evaluate``.
@@ -28,7 +30,11 @@ def add_arguments(p) -> None:
     g.add_argument("--limit", type=int, default=None, help="only the first N items of each suite (partial result)")
     g.add_argument("--n-samples", type=int, default=None, help="samples per code task (>1: sampling, pass@k)")
     g.add_argument("--eval-act", default=None,
-                   help="inference activation: relu | silu | stocha:p=P (default: the recipe's)")
+                   help="inference activation: relu | silu | stocha:p=P (default: the recipe's); relu on an "
+                        "imported SILU checkpoint is zero-shot relufication")
+    g.add_argument("--prompt-form", choices=("plain", "chat"), default=None,
+                   help="code suites (syn_code, humaneval): plain completion (default) or through the "
+                        "checkpoint's chat template, as evalplus asks chat models (→ <suite>.chat.json)")
     g.add_argument("--predictor", action="store_true",
                    help="decode with the run's neuron predictor (python -m harness predictor): approximate; "
                         "results go to <suite>.pred.json, rows '+ predictor'")
@@ -48,7 +54,7 @@ def run(args) -> int:
                      suites=args.suites.split(",") if args.suites else None, limit=args.limit, force=args.force,
                      eval_act=args.eval_act, rescore=args.rescore, batch_size=args.batch_size,
                      n_samples=args.n_samples, profile=not args.no_profile, train=not args.no_train,
-                     predictor=args.predictor)
+                     predictor=args.predictor, prompt_form=args.prompt_form)
     print_table(args.scale, current=(args.model, args.seed))
     print(f"\n{len(paths)} result files under {results_dir(args.scale, args.model, args.seed)}")
     return 0

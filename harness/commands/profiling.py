@@ -20,6 +20,8 @@ def add_arguments(p) -> None:
     p.add_argument("--scale", default="small")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--force", action="store_true", help="recompute a finished profile")
+    p.add_argument("--act", help="profile with this activation swapped in (e.g. relu on a SILU checkpoint: "
+                                 "zero-shot relufication) → profile.act-ACT.json")
     g = p.add_argument_group("sizes")
     g.add_argument("--n-seqs", type=int, default=32, help="held-out sequences profiled")
     g.add_argument("--seq-len", type=int, default=None, help="tokens per sequence (default: model max, ≤ 256)")
@@ -36,7 +38,7 @@ def run(args) -> int:
     if any(w < 8 for w in widths):
         raise ValueError(f"widths must be >= 8, got {args.widths}")
     p = run_profile(args.scale, args.model, args.seed, args.force, n_seqs=args.n_seqs, seq_len=args.seq_len,
-                    decode_tokens=args.decode_tokens, widths=widths, threads=args.threads)
+                    decode_tokens=args.decode_tokens, widths=widths, threads=args.threads, act=args.act)
     res = read_result(p)
     get = {(m["name"], m.get("layer"), m.get("width")): m["value"] for m in res["metrics"]}
     print(f"{res['run']['model']} ({res['run']['scale']}): sparsity {get[('sparsity', None, None)]:.3f}, "

@@ -32,6 +32,7 @@ class ByteTokenizer:
     name = "byte"
     vocab_size = 264
     bos_id, eos_id, pad_id = 256, 257, 258
+    adds_bos = True  # prompts and contexts start with BOS, as the training documents do
 
     def encode(self, text: str, bos: bool = False, eos: bool = False) -> list[int]:
         ids = list(text.encode("utf-8"))
@@ -66,6 +67,11 @@ class HFTokenizer:
         self.bos_id = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else self.eos_id
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_id
         self.vocab_size = len(tokenizer)
+        # Whether the tokenizer itself starts a text with BOS (Llama's do; SmolLM2's, GPT-2's do not, and
+        # their BOS id is a chat marker). Prompts and lm-eval contexts follow it, as transformers' generate
+        # and lm-eval's hf model do on the same tokenizer.
+        ids = tokenizer.encode("a")
+        self.adds_bos = bool(ids) and ids[0] == tokenizer.bos_token_id
 
     def encode(self, text: str, bos: bool = False, eos: bool = False) -> list[int]:
         # verbose=False: whole documents are encoded here (windows are cut later), so "longer than the

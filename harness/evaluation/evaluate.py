@@ -10,7 +10,8 @@ line a ``_meta`` header) and then ``<suite>.json`` (the result, schema in ``harn
 already done with the same version and parameters is skipped (``--force`` redoes it); generations are
 never redone to re-score (``--rescore`` scores the samples file again). ``--limit N`` evaluates the first N
 items: its results record ``n < n_total`` and never count as complete. With ``--eval-act`` the files are
-``<suite>.act-<act>.json`` so they sit beside the recipe's own. After the default suites the profiler
+``<suite>.act-<act>.json`` so they sit beside the recipe's own; with ``--prompt-form chat`` the code suites'
+files end in ``.chat.json``. After the default suites the profiler
 runs (``harness.profiling.profile_run``), then a table of this run beside the other finished runs of the scale.
 
 Killed half-way (kill -9, power cut), a rerun of the same command redoes only what is missing: finished
@@ -49,7 +50,7 @@ def _act_tag(eval_act: str | None) -> str:
 def run_eval(scale: str, model: str, seed: int = 0, suites: list[str] | None = None, limit: int | None = None,
              force: bool = False, *, eval_act: str | None = None, rescore: bool = False, batch_size: int = 16,
              n_samples: int | None = None, profile: bool = True, train: bool = True, progress: bool = True,
-             predictor: bool = False, log=print) -> list[pathlib.Path]:
+             predictor: bool = False, prompt_form: str | None = None, log=print) -> list[pathlib.Path]:
     """Evaluate the run (scale, model, seed) on ``suites`` (default: ``suites.DEFAULT_SUITES``).
 
     Returns the result JSON paths (the profile's included when it ran). The run is locked meanwhile
@@ -66,18 +67,22 @@ def run_eval(scale: str, model: str, seed: int = 0, suites: list[str] | None = N
         raise ValueError(f"--n-samples and --batch-size must be >= 1, got {n_samples} and {batch_size}")
     if eval_act is not None:
         eval_act = str(ActSpec.parse(eval_act))
-    instances = _suites(suites or DEFAULT_SUITES, n_samples)  # every name checked before anything trains
+    instances = _suites(suites or DEFAULT_SUITES, n_samples, prompt_form)  # every name checked before anything trains
     # One evaluation of a run (and activation) at a time: a second one refuses at once, naming the first.
     tag = _act_tag(eval_act) + (".pred" if predictor else "")
     lock = lock_path("eval", scale, variant.name, seed, tag)
     with run_lock(lock, f"evaluation of {scale}/{variant.name}/s{seed}" + (f" with {eval_act}" if eval_act else "")):
         rdir = ensure_trained(scale, variant.name, seed=seed) if train else run_dir(scale, variant.name, seed)
         ctx, run_info = _load_run(rdir, scale, variant, seed, eval_act, batch_size, progress, predictor)
+        for suite in instances:  # a chat prompt form needs the run's chat template: refuse before any suite runs
+            if hasattr(suite, "check_form"):
+                suite.check_form(ctx)
         log(f"evaluating {variant.name} @ {scale} seed {seed} (step {run_info['step']}, activation "
             f"{run_info['eval_act']})")
         paths = []
         for suite in instances:
-            path = results_dir(scale, variant.name, seed) / f"{suite.name}{tag}.json"
+            form = ".chat" if suite.params.get("prompt_form") == "chat" else ""  # beside the plain-prompt result
+            path = results_dir(scale, variant.name, seed) / f"{suite.name}{tag}{form}.json"
             if not (force or rescore) and is_done(path, suite, limit, run_info["eval_act"], run_info["step"],
                                                   run_info["checkpoint_sha256"], run_info.get("predictor")) \
                     and not read_samples(samples_path(path))[2]:  # a damaged samples file is rebuilt
@@ -96,12 +101,14 @@ def run_eval(scale: str, model: str, seed: int = 0, suites: list[str] | None = N
         return paths
 
 
-def _suites(names: list[str], n_samples: int | None) -> list:
+def _suites(names: list[str], n_samples: int | None, prompt_form: str | None = None) -> list:
     out = []
     for n in names:
         kw = {}
         if n_samples is not None and n in ("syn_code", "humaneval", "humaneval_plus", "mbpp_plus"):
             kw["n_samples"] = n_samples
+        if prompt_form is not None and n in ("syn_code", "humaneval"):
+            kw["prompt_form"] = prompt_form
         out.append(get_suite(n.strip(), **kw))
     return out
 

@@ -25,7 +25,8 @@ def print_table(scale: str, current: tuple[str, int] | None = None, log=print):
         if col not in cols:
             cols.append(col)
         partial = m.get("n") is not None and m.get("n_total") is not None and m["n"] < m["n_total"]
-        key = (run["model"], run["seed"], run.get("eval_act") if r["kind"] == "eval" else None)
+        own = r["kind"] == "eval" or run.get("eval_act_default") is False  # a profile with --act has its own row
+        key = (run["model"], run["seed"], run.get("eval_act") if own else None)
         rows.setdefault(key, {})[col] = f"{m['value']:.3f}" + ("*" if partial else "")
         if r["kind"] == "profile" and r["suite"].get("version") not in ("1", "2"):
             # decoding with enable_sparse's own choice (v3 on): 1.000 where the sparse path does not win

@@ -135,8 +135,11 @@ def generate_ids(model, prompt_ids: list[list[int]], *, max_new_tokens: int = 12
 def generate(model, prompts: Sequence[str], *, max_new_tokens: int = 128, temperature: float = 0.0,
              top_p: float = 1.0, stop: Sequence[str] | None = None, batch_size: int = 16, seed: int = 0,
              eval_act: str | ActSpec | None = None, act_seed: int | None = None, tokenizer=None,
-             add_bos: bool = True, stop_at_eos: bool = True, progress: bool = False) -> list[str]:
+             add_bos: bool | None = None, stop_at_eos: bool = True, progress: bool = False) -> list[str]:
     """Continue each prompt; returns the continuations (prompt excluded, cut before the first stop string).
+
+    ``add_bos`` None: start each prompt with BOS if the tokenizer does so itself (``tok.adds_bos``), so a
+    prompt is the ids transformers' ``generate`` sees for the same text.
 
     Same seed, same prompts, same batch size → same texts. ``temperature=0`` is greedy.
     """
@@ -144,7 +147,8 @@ def generate(model, prompts: Sequence[str], *, max_new_tokens: int = 128, temper
         raise ValueError(f"need temperature >= 0 and 0 < top_p <= 1, got {temperature}, {top_p}")
     tok = tokenizer or ByteTokenizer()
     stop = list(stop or ())
-    ids = [tok.encode(p, bos=add_bos) for p in prompts]
+    bos = getattr(tok, "adds_bos", True) if add_bos is None else add_bos
+    ids = [tok.encode(p, bos=bos or not p) for p in prompts]  # an empty prompt still needs one token
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     results: list[str] = [""] * len(ids)
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]

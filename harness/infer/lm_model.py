@@ -51,6 +51,10 @@ def _register_once(cls):
     return cls if "sparsebench" in model_registry else register_model("sparsebench")(cls)
 
 
+# At most this many bytes of fp32 logits per forward (one row at least): bounds memory on long windows.
+LOGITS_BYTES = 512 * 2**20
+
+
 @_register_once
 class SparseBenchLM(LM):
     """Batched log-likelihoods and generation over a ``models.llama.Transformer`` and its tokenizer."""
@@ -106,17 +110,24 @@ class SparseBenchLM(LM):
                     rows.append(whole[:-1])
                     spans.append((len(whole) - 1 - n_cont, n_cont, whole[-n_cont:] if n_cont else []))
                 T = max(len(r) for r in rows)
-                x = torch.full((len(rows), T), self.tok.pad_id, dtype=torch.long, device=self._device)
-                for j, r in enumerate(rows):
-                    x[j, :len(r)] = torch.tensor(r, device=self._device)
-                logp = self.model(x).float().log_softmax(-1)  # (B, T, V)
-                for j, i in enumerate(idx):
-                    start, n, target = spans[j]
-                    lp = logp[j, start:start + n]  # predictions for the continuation tokens
-                    tgt = torch.tensor(target, device=self._device, dtype=torch.long)
-                    ll = float(lp.gather(-1, tgt[:, None]).sum())
-                    greedy = bool((lp.argmax(-1) == tgt).all())
-                    results[i] = (ll, greedy)
+                # Logits are (B, T, V) floats: a real vocabulary over long windows (49k × 8k tokens is 1.6 GB a
+                # row) would not fit, so the batch goes through in as many rows as LOGITS_BYTES allow.
+                step = max(1, LOGITS_BYTES // (T * self.model.cfg.vocab_size * 4))
+                for lo in range(0, len(rows), step):
+                    part = rows[lo:lo + step]
+                    x = torch.full((len(part), T), self.tok.pad_id, dtype=torch.long, device=self._device)
+                    for j, r in enumerate(part):
+                        x[j, :len(r)] = torch.tensor(r, device=self._device)
+                    logits = self.model(x)  # (b, T, V)
+                    for j, i in enumerate(idx[lo:lo + step]):
+                        start, n, target = spans[lo + j]
+                        # predictions for the continuation tokens only
+                        lp = logits[j, start:start + n].float().log_softmax(-1)
+                        tgt = torch.tensor(target, device=self._device, dtype=torch.long)
+                        ll = float(lp.gather(-1, tgt[:, None]).sum())
+                        greedy = bool((lp.argmax(-1) == tgt).all())
+                        results[i] = (ll, greedy)
+                    del logits
         return results
 
     # ---- resumable chunks (harness.infer.journal) ------------------------------------------------------
@@ -141,10 +152,12 @@ class SparseBenchLM(LM):
             # A continuation's leading space belongs to it, as lm-eval expects. Its tokens are those the
             # whole text has after the context's (a subword tokenizer merges across the boundary; for bytes
             # this equals encoding the continuation alone).
+            # BOS as the tokenizer adds it (lm-eval's hf model does the same); an empty context gets it anyway.
             pairs = []
+            adds_bos = getattr(self.tok, "adds_bos", True)
             for context, continuation in part:
-                ctx = self.tok.encode(context, bos=True)
-                pairs.append((ctx, self.tok.encode(context + continuation, bos=True)[len(ctx):]))
+                ctx = self.tok.encode(context, bos=adds_bos or not context)
+                pairs.append((ctx, self.tok.encode(context + continuation, bos=adds_bos or not context)[len(ctx):]))
             return self._score(pairs, "loglikelihood", act_seed=self.act_seed + c, bar=False)
 
         out = [(float(ll), bool(greedy)) for ll, greedy in self._chunked("loglikelihood", requests, run)]

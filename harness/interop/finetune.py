@@ -105,12 +105,11 @@ def resolve_recipe(recipe: str) -> Variant:
 
 
 def default_name(path) -> str:
-    """Run name of a checkpoint directory: its name lower-cased ([a-z0-9._-]); HF cache snapshots by repo."""
-    p = pathlib.Path(path).expanduser().resolve()
-    name = p.name
-    if p.parent.name == "snapshots" and p.parent.parent.name.startswith("models--"):
-        name = p.parent.parent.name[len("models--"):]
-    return re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-._") or "model"
+    """Run name of a checkpoint (``harness.interop.import_run.default_name``: a directory's name, a .gguf
+    file's stem, Hub cache snapshots by repository)."""
+    from harness.interop.import_run import default_name as name_of
+
+    return name_of(path)
 
 
 @dataclass
@@ -246,6 +245,10 @@ def _finetune(cfg: FinetuneConfig, rd: pathlib.Path, resume: bool, force: bool, 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     variant = get_variant(cfg.model)
+    cfgp = rd / "config.json"
+    if cfgp.exists() and json.loads(cfgp.read_text()).get("train_config", {}).get("imported"):  # even with --force
+        raise ValueError(f"{rd} is the checkpoint as imported (python -m harness import), not a fine-tune: "
+                         f"fine-tune into another seed (--seed 1) or name (--name)")
     if not force:
         _same_source(rd, cfg)
     if final_checkpoint(rd) and not force:

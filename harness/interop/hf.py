@@ -17,7 +17,8 @@ tied embeddings, any ``rope_theta`` and ``rms_norm_eps``, RoPE scaling ``linear`
 one line: attention or MLP biases, other RoPE scalings (dynamic, yarn, longrope), a ``head_dim`` other
 than ``hidden_size / num_attention_heads``.
 
-:func:`load_hf_checkpoint` reads a local checkpoint directory (never the Hub) and its tokenizer.
+:func:`load_hf_checkpoint` reads a local checkpoint (never the Hub) and its tokenizer: a transformers
+directory, or a llama.cpp ``.gguf`` file (``harness.interop.gguf_file``, needs the ``gguf`` package).
 """
 
 from __future__ import annotations
@@ -198,12 +199,29 @@ def from_hf_llama(hf, *, seed: int = 0, max_seq_len: int | None = None) -> Trans
     return model.eval()
 
 
+def dtype_kw() -> str:
+    """The ``from_pretrained`` keyword for the weights' dtype (renamed in transformers 4.56)."""
+    return "dtype" if _transformers_major() >= 5 else "torch_dtype"
+
+
+# What holds the weights of a transformers checkpoint directory (sharded ones have an index beside the shards).
+WEIGHT_GLOBS = ("*.safetensors", "pytorch_model*.bin", "model.safetensors.index.json")
+
+
 def read_hf_config(path, max_seq_len: int | None = None):
-    """(our ModelConfig, activation, transformers config) of a local checkpoint directory, weights unread:
-    a missing directory or an unsupported architecture fails here with one line."""
+    """(our ModelConfig, activation, transformers config) of a local checkpoint — a directory or a ``.gguf``
+    file — weights unread: a missing path, a directory without weights, an unsupported architecture, a
+    foreign or truncated GGUF file fail here with one line."""
     from transformers import AutoConfig
 
+    from harness.interop.gguf_file import gguf_hf_config, is_gguf
+
     path = pathlib.Path(path).expanduser()
+    if is_gguf(path):
+        hf_cfg = gguf_hf_config(path)
+        return (*config_from_hf(hf_cfg, max_seq_len), hf_cfg)
+    if path.is_file():
+        raise ValueError(f"{path} is neither a checkpoint directory nor a .gguf file")
     if not (path / "config.json").is_file():
         raise FileNotFoundError(f"{path} is not a local Hugging Face checkpoint (no config.json); the harness "
                                 f"never downloads: fetch it first, e.g. `hf download NAME --local-dir DIR`")
@@ -213,11 +231,15 @@ def read_hf_config(path, max_seq_len: int | None = None):
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(f"cannot read the checkpoint config in {path}: {msg}") from None
     cfg, act = config_from_hf(hf_cfg, max_seq_len)
+    if not any(next(path.glob(g), None) for g in WEIGHT_GLOBS):
+        raise FileNotFoundError(f"{path} holds no weights (no {', '.join(WEIGHT_GLOBS)}); copy the whole "
+                                f"checkpoint directory, or pass a .gguf file")
     return cfg, act, hf_cfg
 
 
 def load_hf_checkpoint(path, *, max_seq_len: int | None = None, seed: int = 0):
-    """(our Transformer, HFTokenizer, source info) from a local transformers checkpoint directory.
+    """(our Transformer, HFTokenizer, source info) from a local transformers checkpoint directory, or a
+    ``.gguf`` file (read by :func:`harness.interop.gguf_file.load_gguf_hf`).
 
     The weights load with ``AutoModelForCausalLM.from_pretrained(path, local_files_only=True)`` (sharded
     safetensors, .bin, any dtype) and are converted to fp32. The tokenizer must lie beside them.
@@ -225,19 +247,23 @@ def load_hf_checkpoint(path, *, max_seq_len: int | None = None, seed: int = 0):
     from transformers import AutoModelForCausalLM
 
     from harness.data.tokenizer import HFTokenizer
+    from harness.interop.gguf_file import is_gguf, load_gguf_hf
 
     path = pathlib.Path(path).expanduser()
     _, _, hf_cfg = read_hf_config(path, max_seq_len)  # refuse unsupported checkpoints before reading weights
-    tok = HFTokenizer(path)
-    dtype_kw = "dtype" if _transformers_major() >= 5 else "torch_dtype"  # renamed in transformers 4.56
-    hf = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True, **{dtype_kw: torch.float32})
+    if is_gguf(path):
+        hf, hf_tok, info = load_gguf_hf(path, hf_cfg)
+        tok = HFTokenizer(hf_tok)
+    else:
+        tok = HFTokenizer(path)
+        hf = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True, **{dtype_kw(): torch.float32})
+        info = {"path": str(path.resolve()), "format": "hf", "hf_config": hf_cfg.to_dict(),
+                "hidden_act": hf_cfg.hidden_act, "files": _files_digest(path)}
     model = from_hf_llama(hf, seed=seed, max_seq_len=max_seq_len)
     del hf
     if tok.vocab_size > model.cfg.vocab_size:
         raise ValueError(f"the tokenizer has {tok.vocab_size} tokens but the model only {model.cfg.vocab_size} "
                          f"embedding rows")
-    info = {"path": str(path.resolve()), "hf_config": hf_cfg.to_dict(), "hidden_act": hf_cfg.hidden_act,
-            "files": _files_digest(path)}
     return model, tok, info
 
 

@@ -3,6 +3,7 @@
     python -m harness bench decode --shape 1.5b --sparsity 0.9 --threads 1 --json
     python -m harness bench decode --shape smollm2-135m --sparsity 0.9
     python -m harness bench decode --shape small/relu/s0            # a trained run: its weights, its sparsity
+    python -m harness bench decode --shape hf-smollm2-135m-instruct/silu --act relu   # zero-shot RELU swapped in
     python -m harness bench decode --shape 1.5b --profile out/results/small/relu/s0/profile.json
 
 What one run measures, batch 1, with a KV cache (default: 256-token prompt, 128 new tokens):
@@ -70,8 +71,8 @@ def random_model(cfg: ModelConfig, rates_per_layer: list[torch.Tensor], dtype, s
     return m.to(dtype).eval()
 
 
-def _run_model(spec: str, dtype):
-    """A trained run ``SCALE/MODEL[/sSEED]``: its weights with the inference activation."""
+def _run_model(spec: str, dtype, act: str | None = None):
+    """A trained run ``SCALE/MODEL[/sSEED]``: its weights with the inference activation (or ``act``)."""
     from harness.infer.load import load_for_inference
     from harness.paths import run_dir
 
@@ -80,6 +81,8 @@ def _run_model(spec: str, dtype):
         raise ValueError(f"unknown shape {spec!r}; valid: {', '.join(SHAPES)}, or a run SCALE/MODEL[/sSEED]")
     seed = int(parts[2][1:]) if len(parts) == 3 else 0
     net, _ = load_for_inference(run_dir(parts[0], parts[1], seed))
+    if act is not None:
+        net.set_activation(act)
     return net.to(dtype).eval()
 
 
@@ -198,8 +201,11 @@ def bytes_per_token(cfg: ModelConfig, itemsize: int, density: float, ctx: float)
 @torch.no_grad()
 def bench_decode(shape: str = "1.5b", sparsity: float | None = 0.9, *, profile: str | None = None,
                  threads: int = 1, dtype: str = "fp32", prompt_len: int = 256, new_tokens: int = 128,
-                 repeats: int = 3, hf: bool | None = None, seed: int = 0) -> dict:
-    """Dense vs sparse whole-model decoding (and transformers' ``generate``); returns the JSON record."""
+                 repeats: int = 3, hf: bool | None = None, seed: int = 0, act: str | None = None) -> dict:
+    """Dense vs sparse whole-model decoding (and transformers' ``generate``); returns the JSON record.
+
+    ``act`` (a run only): the FFN activation to decode with instead of the recipe's inference one, e.g.
+    ``relu`` on an imported SILU checkpoint (zero-shot relufication)."""
     tdt = {"fp32": torch.float32, "bf16": torch.bfloat16}.get(dtype)
     if tdt is None:
         raise ValueError(f"unknown dtype {dtype!r}; valid: fp32, bf16")
@@ -212,6 +218,8 @@ def bench_decode(shape: str = "1.5b", sparsity: float | None = 0.9, *, profile: 
     try:
         t_build = time.perf_counter()
         rec = {"bench": "decode", "shape": shape, "dtype": dtype, "threads": threads, "repeats": repeats}
+        if shape in SHAPES and act is not None:
+            raise ValueError("--act applies to a run SCALE/MODEL[/sSEED]; random-weight shapes use RELU")
         if shape in SHAPES:
             cfg = shape_config(shape)
             cfg = dataclasses.replace(cfg, max_seq_len=max(cfg.max_seq_len, prompt_len + new_tokens))
@@ -224,7 +232,14 @@ def bench_decode(shape: str = "1.5b", sparsity: float | None = 0.9, *, profile: 
             model = random_model(cfg, rates, tdt, seed)
             rec.update(weights="random", sparsity_requested=s_req)
         else:
-            model = _run_model(shape, tdt)
+            if act is not None:
+                from models.config import ActSpec
+
+                act = str(ActSpec.parse(act))
+                if not ActSpec.parse(act).sparse:
+                    raise ValueError(f"--act {act} gives no exact zeros to skip: use relu")
+            model = _run_model(shape, tdt, act)
+            rec["act"] = str(model.activation)
             cfg = model.cfg
             prompt_len = min(prompt_len, cfg.max_seq_len - new_tokens)
             if prompt_len < 1:

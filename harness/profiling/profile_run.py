@@ -18,7 +18,9 @@ activation (RELU for Swi+FT and StochA):
   per-neuron firing rates (tiny models are too small for the gain to show over per-op overhead).
 
 The result goes to ``out/results/<scale>/<model>/s<seed>/profile.json`` (kind and suite "profile"); a
-finished one is not recomputed unless ``--force``.
+finished one is not recomputed unless ``--force``. With ``act`` (``--act relu``) the model is profiled with that
+activation swapped in instead — zero-shot relufication of an imported SILU checkpoint — into
+``profile.act-<act>.json``, recorded with ``eval_act_default: false`` so reports show it as its own row.
 """
 
 from __future__ import annotations
@@ -100,10 +102,14 @@ def build_metrics(prof: dict, decode: dict | None, widths: list[dict]) -> list[d
 
 def run_profile(scale: str, model: str, seed: int = 0, force: bool = False, *, n_seqs: int = 32,
                 seq_len: int | None = None, decode_tokens: int = 64, widths=WIDTHS, threads: int = 1,
-                bench_kw: dict | None = None) -> pathlib.Path:
+                bench_kw: dict | None = None, act: str | None = None) -> pathlib.Path:
     """Profile a trained run (training it first if needed); returns the result path."""
+    from models.config import ActSpec
+
     var = get_variant(model)
-    path = R.result_path(scale, var.name, seed, "profile")
+    act = None if act is None else str(ActSpec.parse(act))
+    tag = "" if act is None else ".act-" + act.replace(":", "_")
+    path = R.result_path(scale, var.name, seed, "profile" + tag)
     params = {"n_seqs": n_seqs, "seq_len": seq_len, "decode_tokens": decode_tokens, "widths": list(widths),
               "threads": threads, "taus": list(TAUS)}
     if path.exists() and not force:
@@ -114,6 +120,8 @@ def run_profile(scale: str, model: str, seed: int = 0, force: bool = False, *, n
     started, t0 = R.now_iso(), time.perf_counter()
     rd = ensure_trained(scale, var.name, seed=seed)
     net, info = load_for_inference(rd)
+    if act is not None:
+        net.set_activation(act)
     net.eval()
     old_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -134,6 +142,8 @@ def run_profile(scale: str, model: str, seed: int = 0, force: bool = False, *, n
     run = {"scale": scale, "model": var.name, "seed": seed, "step": info.get("step"),
            "checkpoint": str(info.get("checkpoint")), "checkpoint_sha256": info.get("sha256"),
            "variant": var.to_dict(), "eval_act": str(net.activation)}
+    if act is not None:
+        run["eval_act_default"] = False
     suite = {"name": "profile", "version": VERSION, "backend": "torch-hooks",
              "dataset": {"name": "validation_tokens", "sha256": R.sha256_text(str(tokens.tolist()))},
              "params": params}
