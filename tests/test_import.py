@@ -400,3 +400,12 @@ def test_real_smollm2_gguf_imports_generates_like_transformers_and_evaluates(out
     kw = dict(suites=["syn_choice"], limit=3, profile=False, progress=False, train=False, log=lambda *a: None)
     assert read_result(run_eval("hf-smol", "silu", **kw)[0])["status"] == "ok"
     assert read_result(run_eval("hf-smol", "silu", eval_act="relu", **kw)[0])["run"]["eval_act"] == "relu"
+
+
+def test_common_ggml_sizes_agree_with_the_gguf_package():
+    """Without the extra, truncation is judged with a built-in copy of the common types' block sizes."""
+    constants = pytest.importorskip("gguf.constants", reason="pip install -e '.[real]'")
+    from harness.interop.gguf_file import _COMMON_SIZES
+
+    for t, size in _COMMON_SIZES.items():
+        assert constants.GGML_QUANT_SIZES[constants.GGMLQuantizationType(t)] == size

@@ -123,16 +123,28 @@ def read_gguf_header(path, keep_arrays: bool = False) -> dict:
             "tensors": tensors, "data_start": data_start, "size": size}
 
 
+# (elements per block, bytes per block) of the common GGML types, as gguf.constants.GGML_QUANT_SIZES
+# gives them: F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K…Q8_K, I8…F64, BF16. Without the gguf package
+# (the fast test suite, CI) a truncated file is still told apart from a missing package.
+_COMMON_SIZES = {0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34),
+                 10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176), 14: (256, 210), 15: (256, 292),
+                 24: (1, 1), 25: (1, 2), 26: (1, 4), 27: (1, 8), 28: (1, 8), 30: (1, 2)}
+
+
 def _tensor_end(t: dict) -> int:
-    """Where a tensor's data ends, relative to the data section (its offset alone without ``gguf``)."""
+    """Where a tensor's data ends, relative to the data section (its offset alone for a type neither the
+    gguf package nor the common table knows)."""
     try:
         from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
     except ImportError:
-        return t["offset"] + 1
-    try:
-        block, nbytes = GGML_QUANT_SIZES[GGMLQuantizationType(t["type"])]
-    except (ValueError, KeyError):
-        raise ValueError(f"tensor {t['name']!r} has an unknown GGML type {t['type']}") from None
+        if t["type"] not in _COMMON_SIZES:
+            return t["offset"] + 1
+        block, nbytes = _COMMON_SIZES[t["type"]]
+    else:
+        try:
+            block, nbytes = GGML_QUANT_SIZES[GGMLQuantizationType(t["type"])]
+        except (ValueError, KeyError):
+            raise ValueError(f"tensor {t['name']!r} has an unknown GGML type {t['type']}") from None
     n = 1
     for d in t["shape"]:
         n *= d
