@@ -74,6 +74,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
+from harness.sandbox.isolation import IsolationError, resolve, wrap
+
 STATUSES = ("passed", "failed", "timeout", "crashed")
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_MEMORY_MB = 1024
@@ -151,12 +153,35 @@ def _signal_name(n: int) -> str:
 
 
 def run_program(program: str | Check, *, timeout: float = DEFAULT_TIMEOUT_S,
-                memory_mb: int = DEFAULT_MEMORY_MB) -> Outcome:
+                memory_mb: int = DEFAULT_MEMORY_MB, isolation: str = "auto", guard: bool = True) -> Outcome:
     """Execute one job in the sandbox. A :class:`Check` passes when its test's ``check()`` returns; a plain
-    program (tests included, one namespace) passes when it runs to its end."""
+    program (tests included, one namespace) passes when it runs to its end.
+
+    ``isolation``: auto | namespaces | guard (``harness.sandbox.isolation``). ``guard=False`` switches the
+    in-process guard off (the verdict protocol stays) and exists for one caller only, the self-check of the
+    namespaces alone (``harness.verify.hostile``): no command line flag or suite passes it, and it is
+    refused unless the namespaces layer runs."""
+    ns = resolve(isolation)
+    if not guard and ns is None:
+        raise ValueError("guard=False is for the self-check of the namespaces alone: it needs the namespaces layer")
+    for attempt in (1, 2):  # one retry: a transient failure to start (a busy machine) is not the candidate's
+        try:
+            return _run(program, timeout=timeout, memory_mb=memory_mb, ns=ns, guard=guard)
+        except _NotStarted as e:
+            if attempt == 2:
+                raise IsolationError(f"the {ns.tool} sandbox did not start, twice: {e}") from None
+    raise AssertionError("unreachable")
+
+
+class _NotStarted(Exception):
+    """The runner never wrote to the report: the sandbox around it failed to start."""
+
+
+def _run(program: str | Check, *, timeout: float, memory_mb: int, ns, guard: bool) -> Outcome:
+    """One job; ``ns``: the namespaces probe to wrap the runner with (None: the guard alone)."""
     token = secrets.token_hex(16)
     job = {"token": token, "memory_bytes": int(memory_mb) << 20, "cpu_s": int(timeout) + 1,
-           "fsize_bytes": FILE_SIZE_MB << 20, "max_files": MAX_FILES}
+           "fsize_bytes": FILE_SIZE_MB << 20, "max_files": MAX_FILES, "guard": guard}
     if isinstance(program, Check):
         job.update(kind="check", prompt=program.prompt, completion=program.completion, test=program.test,
                    entry_point=program.entry_point)
@@ -165,14 +190,20 @@ def run_program(program: str | Check, *, timeout: float = DEFAULT_TIMEOUT_S,
     base = pathlib.Path(tempfile.mkdtemp(prefix="sbx-"))
     work, report = base / "work", base / "report"
     work.mkdir()
-    report.touch(mode=0o600)
-    job.update(work=str(work), report=str(report))
-    t0 = time.perf_counter()
     proc = None
     try:
-        proc = subprocess.Popen([sys.executable, "-I", str(RUNNER)], stdin=subprocess.PIPE,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=work,
-                                env=_clean_env(str(work)), start_new_session=True)
+        # The runner inherits the report's descriptor: no path to it exists inside a sandbox.
+        fd = os.open(report, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        job.update(work=str(work), report_fd=fd)
+        argv = [sys.executable, "-I", str(RUNNER)]
+        if ns is not None:  # a private tmpfs at `work`, as big as the guard lets the files grow
+            argv = wrap(argv, str(work), ns, MAX_FILES * FILE_SIZE_MB << 20)
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                    cwd=work, env=_clean_env(str(work)), start_new_session=True, pass_fds=(fd,))
+        finally:
+            os.close(fd)
         try:
             _, err = proc.communicate(json.dumps(job).encode(), timeout=timeout + 1.0)  # +1: start-up
         except subprocess.TimeoutExpired:
@@ -183,6 +214,9 @@ def run_program(program: str | Check, *, timeout: float = DEFAULT_TIMEOUT_S,
                 pass
             return Outcome("timeout", f"killed after {timeout:g} s", time.perf_counter() - t0)
         wall = time.perf_counter() - t0
+        tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] if err else []
+        if ns is not None and report.stat().st_size == 0:
+            raise _NotStarted(f"exit code {proc.returncode}" + (f": {tail[0][:300]}" if tail else ""))
         verdict = _report(report, token)
         if verdict == "passed":
             return Outcome("passed", "", wall)
@@ -192,12 +226,12 @@ def run_program(program: str | Check, *, timeout: float = DEFAULT_TIMEOUT_S,
                 detail = "memory limit: " + detail
             return Outcome("failed", detail, wall)
         rc = proc.returncode
+        rc = 128 - rc if rc < 0 else rc  # a wrapper killed by the signal that killed the runner, like a shell
         if rc > 128:
             why = f"signal {rc - 128} ({_signal_name(rc - 128)})"
             why += " (CPU time limit)" if rc - 128 == signal.SIGXCPU else ""
         else:
             why = f"exit code {rc}" + (" (no result reported)" if rc == 0 else "")
-        tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] if err else []
         return Outcome("crashed", why + (f": {tail[0][:200]}" if tail else ""), wall)
     finally:
         if proc is not None:
@@ -211,18 +245,21 @@ def check_program(prompt: str, completion: str, test: str, entry_point: str) -> 
 
 
 def run_check(completion_program: str, test: str, entry_point: str, *, prompt: str = "",
-              timeout: float = DEFAULT_TIMEOUT_S, memory_mb: int = DEFAULT_MEMORY_MB) -> Outcome:
+              timeout: float = DEFAULT_TIMEOUT_S, memory_mb: int = DEFAULT_MEMORY_MB, isolation: str = "auto") -> Outcome:
     return run_program(check_program(prompt, completion_program, test, entry_point), timeout=timeout,
-                       memory_mb=memory_mb)
+                       memory_mb=memory_mb, isolation=isolation)
 
 
 def run_many(programs: list[str | Check], *, timeout: float = DEFAULT_TIMEOUT_S,
              memory_mb: int = DEFAULT_MEMORY_MB, workers: int | None = None, progress: bool = False,
-             desc: str = "execute") -> list[Outcome]:
-    """Run jobs in parallel sandboxes (threads waiting on subprocesses); results in input order."""
+             desc: str = "execute", isolation: str = "auto", guard: bool = True) -> list[Outcome]:
+    """Run jobs in parallel sandboxes (threads waiting on subprocesses); results in input order.
+    ``isolation`` and ``guard``: as :func:`run_program` (resolved once, before the first job)."""
+    resolve(isolation)  # an unknown mode or a missing layer fails here, and the fallback notice comes once
     workers = workers or max(1, min(4, os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers) as ex:
-        it = ex.map(lambda p: run_program(p, timeout=timeout, memory_mb=memory_mb), programs)
+        it = ex.map(lambda p: run_program(p, timeout=timeout, memory_mb=memory_mb, isolation=isolation, guard=guard),
+                    programs)
         if progress:
             from tqdm import tqdm
 

@@ -65,16 +65,41 @@ def run_parts(parts: list[str], workdir: pathlib.Path, quick: bool = True, log=p
         name, verb = PARTS[part]
         report["parts"][part] = {"label": name, "verb": verb, "tried": len(rows), "ok": sum(bool(r["ok"]) for r in rows),
                                  "wall_s": round(time.perf_counter() - t, 1), "rows": rows}
+        if part == "hostile":
+            report["parts"][part]["layers"] = _layers(rows)
     report["wall_s"] = round(time.perf_counter() - t0, 1)
     report["ok"] = all(p["tried"] > 0 and p["ok"] == p["tried"] for p in report["parts"].values())
     return report
 
 
+def _layers(rows: list[dict]) -> dict:
+    """Per sandbox layer the hostile programs tried under it and those it contained (rows without layers, as
+    from a stand-in of hostile.run, give none), and why the namespaces were not tried where they were not."""
+    from harness.verify import hostile
+
+    out: dict = {}
+    for r in rows:
+        for layer, res in r.get("layers", {}).items():
+            c = out.setdefault(layer, {"label": hostile.layer_label(layer), "tried": 0, "ok": 0})
+            c["tried"] += 1
+            c["ok"] += bool(res["ok"])
+    if out and "namespaces" not in out:
+        out["namespaces"] = {"label": "namespaces", "tried": 0, "ok": 0,
+                             "not_run": hostile.available_layers()[1] or "not asked for"}
+    return out
+
+
 def summary(report: dict) -> list[str]:
-    """The count lines, e.g. 'hostile programs: 53 tried, 53 contained'."""
+    """The count lines, e.g. 'hostile programs: 53 tried, 53 contained', the hostile programs' then per layer
+    ('  in-process guard alone: 62 tried, 62 contained')."""
     lines = []
     for p in report["parts"].values():
         lines.append(f"{p['label']}: {p['tried']} tried, {p['ok']} {p['verb']}")
+        for layer in p.get("layers", {}).values():
+            if "not_run" in layer:
+                lines.append(f"  {layer['label']}: not run ({layer['not_run']})")
+            else:
+                lines.append(f"  {layer['label']}: {layer['tried']} tried, {layer['ok']} {p['verb']}")
     return lines
 
 
