@@ -100,7 +100,7 @@ def probe() -> Probe:
 
 def _probe(no_userns: str, only: str) -> Probe:
     if no_userns not in ("", "0"):
-        return Probe(None, reason=f"user namespaces unavailable ({NO_USERNS_ENV}={no_userns}, a simulation)")
+        return Probe(None, reason=f"the kernel refuses user namespaces ({NO_USERNS_ENV}={no_userns}: a simulation)")
     if only and only not in TOOLS:
         raise ValueError(f"{TOOL_ENV}={only!r}: expected one of {', '.join(TOOLS)}")
     why = []

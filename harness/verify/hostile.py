@@ -365,6 +365,8 @@ def run(workdir: pathlib.Path, timeout: float = 2.0, workers: int | None = None,
     rows = []
     for c in CASES:
         mine = {layer: per_layer[layer][c.name] for layer in per_layer if c.name in per_layer[layer]}
+        if not mine:  # a case none of the layers asked for took
+            continue
         first = next(iter(mine.values()))  # the guard alone's, when it ran
         stopped = [name for name, layer in (("guard", "guard"), ("namespaces", "namespaces alone"))
                    if layer in mine and mine[layer]["ok"]]
