@@ -33,7 +33,7 @@ def _probe_of(tool: str, monkeypatch) -> isolation.Probe:
 # questions): a program passes only if every line holds.
 INSIDE = """
 import errno, os, socket, sys
-assert os.getppid() <= 2, os.getppid()                                # the runner is PID 1 or 2
+assert os.getppid() == 1, os.getppid()                                # the runner is PID 1
 assert [n for _, n in socket.if_nameindex()] == ["lo"]                # no interface but loopback
 assert not os.path.exists({secret!r})                                 # the harness's files are not there
 assert not os.path.exists("/etc/shadow") and not os.path.exists("/proc/1")

@@ -25,7 +25,7 @@ Modes (``--isolation`` on every command that executes generated code):
   one-line notice on stderr, once per process.
 
 Tools, tried in this order once per process by :func:`probe`, each with a real run of a small Python
-program inside that checks the boundary it promises (PID 1 or 2, loopback only, read-only root and
+program inside that checks the boundary it promises (its own PID 1, loopback only, read-only root and
 interpreter, the work dir writable and private, a file beside it invisible, no ``chroot`` capability,
 the verdict descriptor writable): ``bwrap`` (bubblewrap; ``make setup`` installs it where that works
 unattended), then ``unshare`` from util-linux, which needs a few lines of mount set-up in ``sh``
@@ -202,7 +202,7 @@ os.write(fd, json.dumps({
 
 def _broken_promises(seen: dict, work: str) -> list[str]:
     broken = []
-    if seen["pid"] > 2:
+    if seen["pid"] != 1:
         broken.append(f"has no PID namespace of its own (pid {seen['pid']})")
     if set(seen["interfaces"]) - {"lo"}:
         broken.append(f"has network interfaces {seen['interfaces']}")
@@ -301,7 +301,7 @@ def wrap(argv: list[str], work: str, p: Probe, work_bytes: int = 512 << 20) -> l
     if p.tool == "unshare":
         sh, *_ = p.helpers
         return [p.argv0, "--user", "--map-root-user", "--mount", "--pid", "--fork", "--kill-child", "--net",
-                "--ipc", "--uts", "--", sh, "-c", _unshare_script(p.helpers, work_bytes), "sandbox-setup", work,
+                "--ipc", "--uts", "--", sh, "-c", _unshare_script(p.helpers, work, work_bytes), "sandbox-setup",
                 *argv]
     raise ValueError(f"no namespaces tool in {p}")
 
@@ -310,9 +310,11 @@ def _bwrap(argv: list[str], work: str, p: Probe, work_bytes: int) -> list[str]:
     # --unshare-user even as root (bwrap skips it there otherwise), so uid 0 inside has no power outside;
     # --cap-drop ALL: no capability inside either (no remounting the read-only binds); --disable-userns:
     # no nested namespace to get them back; --new-session: no TIOCSTI into a terminal; --die-with-parent:
-    # a killed harness takes the sandbox along.
+    # a killed harness takes the sandbox along; --as-pid-1: the runner is PID 1 itself, as under unshare
+    # (when it ends, the kernel kills what is left), and bwrap's own init, which cost ~30 ms a candidate
+    # here, is not needed.
     cmd = [p.argv0, "--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL", "--new-session",
-           "--die-with-parent"]
+           "--die-with-parent", "--as-pid-1"]
     for kind, path in visible_paths():
         if kind == "link":
             cmd += ["--symlink", os.readlink(path), path]
@@ -323,37 +325,50 @@ def _bwrap(argv: list[str], work: str, p: Probe, work_bytes: int) -> list[str]:
     return cmd
 
 
-def _unshare_script(helpers: tuple, work_bytes: int) -> str:
+def _unshare_script(helpers: tuple, work: str, work_bytes: int) -> str:
     """The mount set-up ``unshare`` leaves to us (bwrap does the same in C), run as PID 1 of the new
     namespaces with the new user namespace's capabilities: a tmpfs root, mounted on the (empty, unused) work
-    dir; read-only binds of :func:`visible_paths` and the devices; a tmpfs work dir; then chroot into it and
-    drop every capability before starting the runner. chroot rather than pivot_root: detaching the old
-    root needs ``umount``, which needs ``/proc``, which a container often refuses to mount; without
-    CAP_SYS_CHROOT (dropped) there is no way back out, and the kernel refuses a chrooted process new
-    user namespaces."""
+    dir; in it the mount points, the symlinks, and an fstab that one ``mount --all`` reads (one process for
+    every mount: each ``mount`` costs a few ms here): read-only binds of :func:`visible_paths`, the devices,
+    and a tmpfs work dir, mounted last over the folder that held the fstab. Then the root goes read-only,
+    and the runner starts chrooted, with every capability dropped. chroot rather than pivot_root:
+    detaching the old root needs ``umount``, which needs ``/proc``, which a container often refuses to mount;
+    without CAP_SYS_CHROOT there is no way back out, and the kernel refuses a chrooted process new user
+    namespaces."""
     _, mount, chroot, setpriv = (shlex.quote(h) for h in helpers)
     q = shlex.quote
-    lines = ["set -eu", 'W=$1; shift; R=$W',
-             f'{mount} -t tmpfs -o mode=0755,size=8m sandbox-root "$R"']
-    dirs = []
-    binds = []
-    links = []
+    root = work  # the tmpfs root is mounted on the work dir: unique to this run, empty, not needed outside
+    dirs, files, fstab = {"/dev", work}, [], []
+    links: dict[tuple[str, str], list[str]] = {}  # (folder, target's base name = link name) → targets
     for kind, path in visible_paths():
         if kind == "link":
-            links.append(f'ln -s {q(os.readlink(path))} "$R"{q(path)}')
-            dirs.append(os.path.dirname(path))
-        else:
-            dirs.append(path if kind == "dir" else os.path.dirname(path))
-            if kind == "file":
-                binds.append(f': > "$R"{q(path)}')
-            # bind,ro: util-linux binds, then remounts read-only (the flags a bind alone cannot set)
-            binds.append(f'{mount} -o bind,ro,nosuid,nodev {q(path)} "$R"{q(path)}')
-    dirs = sorted(set(dirs) | {"/dev"})
-    lines.append("mkdir -p " + " ".join(f'"$R"{q(d)}' for d in dirs) + ' "$R$W"')
-    lines += links + binds
+            target, parent = os.readlink(path), os.path.dirname(path)
+            if os.path.basename(target) == os.path.basename(path):  # /bin → usr/bin: one ln for them all
+                links.setdefault((parent, "*"), []).append(target)
+            else:
+                links[(parent, os.path.basename(path))] = [target]
+            dirs.add(parent)
+            continue
+        dirs.add(path if kind == "dir" else os.path.dirname(path))
+        if kind == "file":
+            files.append(path)
+        fstab.append(f"{_fstab(path)} {_fstab(root + path)} none bind,ro,nosuid,nodev 0 0")
     for d in DEVICES:
-        lines += [f': > "$R/dev/{d}"', f'{mount} --bind /dev/{d} "$R/dev/{d}"']
-    lines += [f'{mount} -t tmpfs -o mode=0700,nosuid,nodev,size={work_bytes} sandbox-work "$R$W"',
-              f'{mount} -o remount,bind,ro "$R"',
-              f'exec {chroot} "$R" {setpriv} --no-new-privs --bounding-set=-all --inh-caps=-all -- "$@"']
+        files.append(f"/dev/{d}")
+        fstab.append(f"/dev/{d} {_fstab(root + '/dev/' + d)} none bind 0 0")
+    fstab.append(f"sandbox-work {_fstab(root + work)} tmpfs mode=0700,nosuid,nodev,size={work_bytes} 0 0")
+    lines = ["set -eu", f"{mount} -t tmpfs -o mode=0755,size=8m sandbox-root {q(root)}",
+             "mkdir -p " + " ".join(q(root + d) for d in sorted(dirs))]
+    for (parent, name), targets in sorted(links.items()):
+        lines.append("ln -s " + " ".join(map(q, targets)) + " " + q(root + parent + ("/" if name == "*" else "/" + name)))
+    lines += ["for f in " + " ".join(q(root + f) for f in files) + '; do : > "$f"; done',  # file mount points
+              "printf '%s\\n' " + " ".join(map(q, fstab)) + f" > {q(root + work + '/fstab')}",
+              f"{mount} --all --fstab {q(root + work + '/fstab')}",
+              f"{mount} -o remount,bind,ro {q(root)}",
+              f'exec {chroot} {q(root)} {setpriv} --no-new-privs --bounding-set=-all --inh-caps=-all -- "$@"']
     return "\n".join(lines) + "\n"
+
+
+def _fstab(path: str) -> str:
+    """A path as an fstab field (octal escapes for white space and the backslash)."""
+    return path.replace("\\", "\\134").replace(" ", "\\040").replace("\t", "\\011").replace("\n", "\\012")
