@@ -10,6 +10,7 @@ everywhere.
 import os
 import pathlib
 import sys
+import textwrap
 import time
 
 import pytest
@@ -196,7 +197,8 @@ def _variants(task: dict, i: int) -> list[str]:
     """The canonical solution and a wrong variant of one synthetic task (which kind of wrong: by index)."""
     body = task["canonical_solution"]
     wrong = ["    return None\n",                                   # a wrong value
-             body.replace("return ", "return 1 + ", 1),             # off by one, or a TypeError
+             "    def _right():\n" + textwrap.indent(body, "    ")  # off by one, or a TypeError
+             + "    return 1 + _right()\n",
              "    raise ValueError('no')\n",                        # an exception
              "    return (\n",                                      # a syntax error
              "    import os\n    os._exit(0)\n",                    # exits before the test

@@ -5,8 +5,16 @@
     'passed'
 
 Code suites score through :func:`check_program` + :func:`run_many` (``suites.humaneval.CodeSuite.score``).
-Each candidate runs as ``harness → runner → forked child`` (``harness/sandbox/runner.py``):
+Each candidate runs as ``harness → [namespaces] → runner → forked child`` (``harness/sandbox/runner.py``), in
+two layers:
 
+- the OS boundary (``isolation="namespaces"``, what ``auto``, the default, runs where the kernel allows;
+  ``harness/sandbox/isolation.py``): the runner starts inside fresh user, mount, PID, network, IPC and UTS
+  namespaces built by bubblewrap or ``unshare``: a read-only root holding only the system's ``/usr``, the
+  interpreter and its venv and ``runner.py`` (not the harness, ``out/``, the user's home or ``/etc/shadow``),
+  a private tmpfs work dir, loopback only, no capabilities, and the runner as PID 1, so whatever it leaves
+  behind dies with it. Where no tool works, ``auto`` says so once and runs the guard alone;
+- the in-process guard, in both modes, as follows;
 - the runner is a fresh ``python -I`` in its own session, with a cleaned environment (PATH, LANG, HOME and
   TMPDIR = a fresh work dir, which is also its cwd; removed afterwards) and resource limits: address space
   and data (default 1 GiB), CPU seconds (timeout + 1), 16 MiB per file written, no core dumps;
@@ -36,7 +44,8 @@ Each candidate runs as ``harness → runner → forked child`` (``harness/sandbo
   ``Fraction`` after ``Fraction.__eq__`` was patched;
 - **a candidate passes only if the child writes ``<token> passed``** after ``check()`` returned, where
   the token is a per-run secret held only in a frame the candidate cannot reach, and the verdict is read
-  from a file the candidate cannot open (at most 16 MiB, of which only the tail is read). ``sys.exit(0)``,
+  from a file the candidate cannot open (the runner inherits its descriptor; inside namespaces no path
+  leads to it; at most 16 MiB, of which only the tail is read). ``sys.exit(0)``,
   ``os._exit(0)``, ``quit()``, a crash, a kill or a timeout never count as a pass;
 - the harness enforces a wall-clock timeout, then kills the runner's descendants and its process group.
 
@@ -45,18 +54,28 @@ Outcomes: ``passed``, ``failed`` (the tests raised, or the program did: ``Assert
 (the process ended without reporting: ``os._exit``, a signal, a segfault from runaway C recursion).
 ``harness.verify.hostile`` holds the hostile programs this is tested against (``python -m harness selfcheck``).
 
-What it does NOT protect against — it is a guard inside the candidate's own process, not a security
-boundary; run untrusted models in a container or VM:
+What it does NOT protect against. The guard is inside the candidate's own process: a bug in CPython or in
+an extension module it may import, or an audit event this hook does not know, hands the candidate native
+code or a frame, and with them the token. Inside namespaces that is where it stops: the filesystem it then
+reaches is read-only and holds no data of the user's, it can signal and see only its own processes, and
+it has no network. What remains:
 
-- a bug in CPython or in an extension module it may import, or an audit event this hook does not know,
-  can hand back native code or a frame, and with them the token or the filesystem;
-- it can read Python's library and site-packages (as root: every file in them), list any directory and
-  ``stat`` any path;
+- the namespaces share the host's kernel: a kernel bug reachable from an unprivileged user namespace is an
+  escape (a VM is the stronger boundary); and the candidate runs as the user who started the harness, so
+  what is visible (the system's ``/usr``, the interpreter, the venv) it can read, though not change;
+- with the guard alone (``--isolation guard``, or ``auto`` where no namespaces work) a guard bug hands over
+  the machine: the filesystem as the user, the network, the harness's processes;
+- the guard alone lets it read Python's library and site-packages (as root: every file in them), list any
+  directory and ``stat`` any path;
 - it can change shared state *while the test runs*: a module the test did not import, a value after it
-  was checked (from a thread, or a finalizer the garbage collector runs while the test compares);
-- disk use is bounded only by 32 files × 16 MiB; memory by ``RLIMIT_AS`` (1 GiB); CPU by the wall-clock
-  timeout and ``RLIMIT_CPU``; nothing limits threads;
-- HumanEval+/MBPP+ do not run here: ``suites.evalplus_suites`` uses evalplus's own sandbox.
+  was checked (from a thread, or a finalizer the garbage collector runs while the test compares); a
+  candidate that beats the guard can also forge the verdict (the namespaces protect the machine, not the
+  score);
+- disk use is bounded by 32 files × 16 MiB (inside namespaces also by the 512 MiB tmpfs); memory by
+  ``RLIMIT_AS`` (1 GiB, but not the tmpfs); CPU by the wall-clock timeout and ``RLIMIT_CPU``; nothing
+  limits threads or, with the guard beaten, processes (they die with the sandbox);
+- HumanEval+/MBPP+ do not run here: ``suites.evalplus_suites`` uses evalplus's own sandbox, without these
+  namespaces.
 """
 
 from __future__ import annotations

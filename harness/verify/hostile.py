@@ -1,4 +1,4 @@
-"""Hostile programs, scored the way the code suites score completions: each must be contained.
+"""Hostile programs, scored the way the code suites score completions: each must be contained, by each layer.
 
     python -m harness selfcheck                      # runs these among its checks
     python -c "import pathlib, tempfile; from harness.verify.hostile import run; run(pathlib.Path(tempfile.mkdtemp()))"
@@ -6,9 +6,19 @@
 Every case is a completion of one HumanEval-style task (``add(a, b)``), turned into a job by
 ``harness.sandbox.execute.check_program`` and executed by ``run_many`` exactly as
 ``suites.humaneval.CodeSuite.score`` does. A case is *contained* when its outcome is the expected one (a
-known answer: status and a fragment of the detail), it did not pass, it ended within timeout + 10 s, a
-decoy folder outside the sandbox is byte-for-byte intact and a listening socket on 127.0.0.1 received no
-connection. Two controls (a right and a wrong answer) show the task itself scores normally.
+known answer: status and a fragment of the detail), it did not pass, it ended within timeout + 10 s, and
+nothing outside was harmed: a decoy folder is byte-for-byte intact, a listening socket on 127.0.0.1
+received no connection, a stand-in for the harness (a sleeping process) is alive, no ``.pth`` file was
+planted in site-packages, no process was left behind. Two controls (a right and a wrong answer) show the
+task itself scores normally.
+
+Each case runs under each sandbox layer this machine has (:data:`LAYERS`): the in-process guard alone;
+namespaces + guard (what ``--isolation auto`` runs where the kernel allows), where the verdict must be the
+same (the detail too, except where the OS stops the program first: ``ns_detail``); and, for the programs
+that only an OS boundary stops once the guard is beaten (``alone``: write outside, read a secret, connect
+to 127.0.0.1, signal the harness, leave a process behind), namespaces with the guard switched off
+(``run_many(guard=False)``, which nothing but this check uses). Each row says which layers contained the
+program on their own (``stopped_by``).
 """
 
 from __future__ import annotations
@@ -374,4 +384,10 @@ def run(workdir: pathlib.Path, timeout: float = 2.0, workers: int | None = None,
                      "status": first["status"], "detail": first["detail"], "wall_s": first["wall_s"],
                      "why": "; ".join(f"{k}: {r['why']}" for k, r in mine.items() if r["why"]),
                      "layers": mine, "stopped_by": stopped if c.hostile else []})
+    for r in rows:  # which layer stops what only an OS boundary stops, each on its own
+        if "namespaces alone" in r["layers"]:
+            alone = r["layers"]["namespaces alone"]
+            log(f"  {r['name']}: stopped by {' and '.join(r['stopped_by']) or 'neither'}; guard alone: "
+                f"{r['layers'].get('guard', {}).get('detail', '-')[:70]}; namespaces alone: "
+                f"{alone['status']} {alone['detail'][:50]}".rstrip())
     return rows

@@ -6,8 +6,8 @@
 
 Per candidate: the same trivial check (``add(a, b)``, one assertion set) run ``n`` times in each mode, one
 candidate at a time and the modes interleaved (so a load change on the machine hits all alike); the
-median and 90th percentile of the wall time ``run_program`` takes, and the median difference to the guard
-alone. With ``--suites``: the canonical solutions of the 600 syn_code items and the 164 HumanEval problems
+median and 90th percentile of the wall time ``run_program`` takes, and the median of the differences to
+the guard-alone run next to each. With ``--suites``: the canonical solutions of the 600 syn_code items and the 164 HumanEval problems
 (what one `small` evaluation executes, n_samples = 1) through ``run_many`` with its default workers, as
 ``CodeSuite.score`` runs them, timed per mode. Modes: the guard alone, and namespaces with each tool that
 works here (``harness.sandbox.isolation``).
@@ -61,10 +61,12 @@ def per_candidate(n: int) -> dict:
             if not out.passed:
                 raise RuntimeError(f"{label}: the trivial candidate did not pass: {out}")
     _mode(None)
-    guard = statistics.median(times["guard"])
+    # added: the median of paired differences (each candidate against the guard-alone run just before it),
+    # which a load change on the machine moves less than a difference of medians
     return {label: {"n": n, "median_ms": round(statistics.median(t), 1),
                     "p90_ms": round(statistics.quantiles(t, n=10)[-1], 1),
-                    "added_median_ms": round(statistics.median(t) - guard, 1)} for label, t in times.items()}
+                    "added_median_ms": round(statistics.median(a - g for a, g in zip(t, times["guard"])), 1)}
+            for label, t in times.items()}
 
 
 def suites_stage() -> dict:

@@ -8,15 +8,20 @@ Three parts, each in a scratch folder (a temp dir, removed afterwards; ``--workd
 ``out/``'s runs or results:
 
 - hostile programs (:mod:`harness.verify.hostile`): completions that loop, recurse, allocate 10 GB, fork, kill
-  the parent, delete or write outside the sandbox, read the harness's files, connect to 127.0.0.1, exit
-  before the tests or try to fake a pass, scored through the code suites' sandbox path;
+  the parent, delete or write outside the sandbox, read the harness's files or a secret, connect to
+  127.0.0.1, signal the harness, leave a process behind, exit before the tests or try to fake a pass,
+  scored through the code suites' sandbox path, under each layer: the in-process guard alone, namespaces +
+  guard, and the namespaces alone (guard off) for what only an OS boundary stops;
 - crash points (:mod:`harness.verify.crash`): training and evaluation SIGKILLed at chosen points (and, without
   ``--quick``, at random moments), then resumed: no corrupt checkpoint, the same weights and results;
 - bad inputs (:mod:`harness.verify.badinput`): unknown or malformed names, out-of-range values, missing, corrupt
   or foreign checkpoints, a truncated samples file, an unwritable output folder, a full disk.
 
 It prints one count line per part (``hostile programs: N tried, N contained``, ``crash points: N tried,
-N recovered``, ``bad inputs: N tried, N handled``), writes the whole report to
+N recovered``, ``bad inputs: N tried, N handled``), the hostile programs' followed by one per layer
+(``  in-process guard alone: 62 tried, 62 contained``, ``  namespaces (bwrap) + guard: ...``, ``  namespaces
+(bwrap) alone, guard off: 5 tried, 5 contained``, or ``  namespaces: not run (why)`` where the kernel
+refuses them, which is not a failure: ``auto`` then runs the guard alone), writes the whole report to
 ``out/reports/selfcheck.json`` (atomically; it replaces the previous selfcheck report) and exits 1 if
 anything was not contained, recovered or handled, or a part could not run.
 """
