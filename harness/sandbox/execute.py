@@ -193,7 +193,7 @@ def run_program(program: str | Check, *, timeout: float = DEFAULT_TIMEOUT_S,
 
 
 class _NotStarted(Exception):
-    """The runner never wrote to the report: the sandbox around it failed to start."""
+    """The runner never said it started (on its stdout): the sandbox around it failed to start."""
 
 
 def _run(program: str | Check, *, timeout: float, memory_mb: int, ns, guard: bool) -> Outcome:
@@ -219,12 +219,12 @@ def _run(program: str | Check, *, timeout: float, memory_mb: int, ns, guard: boo
             argv = wrap(argv, str(work), ns, MAX_FILES * FILE_SIZE_MB << 20)
         t0 = time.perf_counter()
         try:
-            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     cwd=work, env=_clean_env(str(work)), start_new_session=True, pass_fds=(fd,))
         finally:
             os.close(fd)
         try:
-            _, err = proc.communicate(json.dumps(job).encode(), timeout=timeout + 1.0)  # +1: start-up
+            out, err = proc.communicate(json.dumps(job).encode(), timeout=timeout + 1.0)  # +1: start-up
         except subprocess.TimeoutExpired:
             _kill(proc)
             try:
@@ -234,7 +234,7 @@ def _run(program: str | Check, *, timeout: float, memory_mb: int, ns, guard: boo
             return Outcome("timeout", f"killed after {timeout:g} s", time.perf_counter() - t0)
         wall = time.perf_counter() - t0
         tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] if err else []
-        if ns is not None and report.stat().st_size == 0:
+        if ns is not None and not out.startswith(b"started\n"):  # the runner's own first words
             raise _NotStarted(f"exit code {proc.returncode}" + (f": {tail[0][:300]}" if tail else ""))
         verdict = _report(report, token)
         if verdict == "passed":
