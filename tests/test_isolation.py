@@ -40,7 +40,7 @@ assert not os.path.exists({secret!r})                                 # the harn
 assert not os.path.exists("/etc/shadow") and not os.path.exists("/proc/1")
 assert os.getcwd() == os.environ["HOME"] == os.environ["TMPDIR"]      # a work dir of its own...
 open("scratch.txt", "w").write("x" * 1000)                            # ...that it may write
-for path in ("/x", "/usr/x", os.path.join(sys.prefix, "x"), "/etc/passwd"):
+for path in ("/x", "/usr/x", os.path.join(sys.prefix, "x"), os.path.join(sys.prefix, "pyvenv.cfg")):
     try:
         open(path, "a")
     except OSError as e:
@@ -125,6 +125,9 @@ FAILING = {"bwrap": "bwrap: No permissions to creating new namespace, likely bec
 def test_tools_that_fail_to_start_are_probed_and_passed_over(tmp_path, monkeypatch, capsys):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
+    for helper in ("mount", "chroot", "setpriv"):  # unshare's helpers, wherever this machine has them (or not)
+        (bin_dir / helper).write_text("#!/bin/sh\nexit 1\n")
+        (bin_dir / helper).chmod(0o755)
     for tool, message in FAILING.items():
         f = bin_dir / tool
         f.write_text(f"#!/bin/sh\n[ \"$1\" = --version ] && {{ echo '{tool} 0.0'; exit 0; }}\n"
