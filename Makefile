@@ -24,7 +24,13 @@ export HF_DATASETS_OFFLINE ?= 1
 .PHONY: setup test test-all lint ls eval train profile diversity export finetune bench selfcheck paper plots data clean-venv \
 	real-model real-import real-eval real-crosscheck relufy-real
 
+# bubblewrap builds the namespaces around generated code (harness/sandbox/isolation.py); it is installed only where
+# that works unattended (root with apt-get), and setup never fails over it: unshare (util-linux) or the in-process
+# guard alone take over, and `python -m harness selfcheck` says which runs.
 $(VENV)/.installed: pyproject.toml
+	@command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -q bubblewrap >/dev/null 2>&1 && \
+		echo "installed bubblewrap (apt-get)"; } || echo "bubblewrap not installed: unshare or the guard alone will isolate generated code"
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH_SPEC)"

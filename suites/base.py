@@ -69,7 +69,7 @@ class EvalContext:
     workdir: pathlib.Path | None = None  # generated lm-eval task configs and data files
     generate_fn: Callable[..., list[str]] | None = None  # (prompts, **gen_kwargs) -> texts
     lm: Any = None  # an lm_eval.api.model.LM; default: harness.infer.lm_model.SparseBenchLM over the model
-    sandbox: dict = field(default_factory=dict)  # timeout / memory_mb / workers for code execution
+    sandbox: dict = field(default_factory=dict)  # workers, isolation (auto | namespaces | guard) for code execution
     journal: Any = None  # harness.infer.journal.ChunkJournal of the suite running now: finished chunks, kept on disk
     tokenizer: Any = None  # the run's tokenizer (harness.data.tokenizer); None: the byte tokenizer
     _model: Any = None

@@ -120,7 +120,8 @@ class CodeSuite(Suite):
                                   ("\n" if r.get("prompt_form") == "chat" else "") + r["completion"],
                                   by_id[r["task_id"]]["test"], by_id[r["task_id"]]["entry_point"]) for r in records]
         outcomes = run_many(programs, timeout=p["timeout_s"], memory_mb=p["memory_mb"],
-                            workers=ctx.sandbox.get("workers"), progress=ctx.progress, desc=f"{self.name} exec")
+                            workers=ctx.sandbox.get("workers"), progress=ctx.progress, desc=f"{self.name} exec",
+                            isolation=ctx.sandbox.get("isolation", "auto"))
         per_task: dict[str, list[bool]] = {}
         scored = []
         for r, o in zip(records, outcomes):

@@ -14,6 +14,7 @@ from harness.diversity import metrics as dm
 from harness.infer.generate import activation, generate_ids
 from harness.infer.records import samples_path
 from harness.results import read_result
+from harness.sandbox import isolation
 from harness.sandbox.execute import run_program
 from models.registry import build_model, get_variant
 
@@ -218,6 +219,7 @@ def test_study_writes_results_resumes_and_rescores(out_dir, model, monkeypatch):
     res = read_result(out_dir / "results/tiny" / MODEL / "s0/diversity/syn_code.stocha.p0.5.json")
     assert res["kind"] == "diversity" and res["status"] == "ok" and res["run"]["eval_act"] == "stocha:p=0.5"
     assert res["run"]["step"] == 60 and res["suite"]["params"]["k"] == 3 and "sandbox" in res["suite"]["execution"]
+    assert res["suite"]["isolation"] == isolation.record("auto")
     names = {m["name"] for m in res["metrics"]}
     assert {"pass@1", "pass@3", "functional_diversity", "edit_distance", "distinct_4", "unique_fraction"} <= names
     assert all(m["method"] == "stocha" and m["setting"] == "p'=0.5" and m["n"] == m["n_total"] == 2

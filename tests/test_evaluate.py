@@ -9,6 +9,7 @@ from harness.evaluation.suite_run import is_done as _is_done
 from harness.evaluation.suite_run import run_suite
 from harness.evaluation.table import print_table
 from harness.results import is_complete, read_result, result_path
+from harness.sandbox import isolation
 from suites import EvalContext, get_suite
 
 RUN = {"scale": "tiny", "model": "silu", "seed": 0, "step": 60, "checkpoint": "ckpt.pt", "eval_act": "silu",
@@ -25,6 +26,7 @@ def test_result_round_trip_skip_if_done_and_rescore(out_dir):
     res = read_result(p)
     assert res["status"] == "ok" and res["run"] == RUN and res["suite"]["params"]["n_items"] == 8
     assert res["samples"] == "syn_code.samples.jsonl" and "sandbox" in res["suite"]["execution"]
+    assert res["suite"]["isolation"] == isolation.record("auto")  # what ran: namespaces where the kernel allows
     m = {x["name"]: x for x in res["metrics"]}
     assert m["pass@1"]["value"] == 1.0 and is_complete(res, version=suite.version, params=res["suite"]["params"])
     # The per-item scores travel in the result (paired comparisons need no samples file).

@@ -4,6 +4,7 @@ One run of every case of harness.verify.hostile (in parallel, ~10 s), then a tes
 """
 
 import os
+import pathlib
 import socket
 import time
 
@@ -32,6 +33,53 @@ def test_case_is_contained(case, outcome):
         assert r["status"] != "passed"
     assert r["wall_s"] < TIMEOUT + 10  # a safety bound, not a speed claim
     assert r["ok"], r["why"]  # also: the decoy outside is intact and 127.0.0.1 got no connection
+
+
+LAYERS, NO_NAMESPACES = hostile.available_layers()
+ALONE = [c for c in hostile.CASES if c.alone is not None]
+
+
+@pytest.mark.parametrize("case", hostile.CASES, ids=[c.name for c in hostile.CASES])
+def test_inside_namespaces_with_the_guard_the_verdict_is_the_same(case, outcome):
+    if "namespaces" not in LAYERS:
+        pytest.skip(f"no namespaces here: {NO_NAMESPACES}")
+    r = outcome["rows"][case.name]["layers"]["namespaces"]
+    assert r["status"] == case.expect, r
+    assert (case.ns_detail if case.ns_detail is not None else case.detail) in r["detail"], r
+    assert r["ok"], r["why"]
+
+
+@pytest.mark.parametrize("case", ALONE, ids=[c.name for c in ALONE])
+def test_what_only_an_os_boundary_stops_the_namespaces_stop_alone(case, outcome):
+    if "namespaces alone" not in LAYERS:
+        pytest.skip(f"no namespaces here: {NO_NAMESPACES}")
+    row = outcome["rows"][case.name]
+    r = row["layers"]["namespaces alone"]
+    status, frag = case.alone
+    assert r["status"] == status and any(f in r["detail"] for f in ((frag,) if isinstance(frag, str) else frag)), r
+    assert r["ok"], r["why"]  # and nothing outside was harmed: decoy, listener, secret, stand-in, site-packages
+    assert row["stopped_by"] == ["guard", "namespaces"] and row["layers"]["guard"]["ok"]
+
+
+def test_without_either_layer_those_programs_do_harm(tmp_path, monkeypatch):
+    """The control: the same programs with the guard off and no namespaces (never possible through
+    run_program) are caught doing what they try: the checks above can fail."""
+    from harness.sandbox import execute
+
+    def unprotected(jobs, timeout, workers, isolation, guard):
+        return [execute._run(j, timeout=timeout, memory_mb=1024, ns=None, guard=False) for j in jobs]
+
+    monkeypatch.setattr(hostile, "run_many", unprotected)
+    rows = {r["name"]: r for r in hostile.run(tmp_path, timeout=TIMEOUT, log=lambda *a: None,
+                                              layers=["namespaces alone"]) if r["name"] in {c.name for c in ALONE}}
+    assert len(rows) == len(ALONE) == 5 and not any(r["ok"] for r in rows.values())
+    why = rows[ALONE[0].name]["why"]
+    for harm in (".pth was planted", "connection(s) reached 127.0.0.1", "stand-in for the harness was killed",
+                 "process(es) left behind"):
+        assert harm in why, why
+    assert rows["read a secret file (like /etc/shadow)"]["status"] == "passed"  # it read the secret
+    assert not list(hostile.sysconfig.get_paths()["purelib"] and
+                    pathlib.Path(hostile.sysconfig.get_paths()["purelib"]).glob("zz-sparsebench-hostile-*.pth"))
 
 
 def test_decoy_outside_the_sandbox_is_intact(outcome):

@@ -27,7 +27,7 @@ def _write(kind, scale, model, seed, suite, metrics, **extra):
 def fakes(out_dir, monkeypatch):
     """Fake training, evaluation, profiling and the checkpoint look-up, recording calls; ``fail_at`` kills a
     train call."""
-    calls, state = [], {"fail_at": None, "n_train": 0}
+    calls, state = [], {"fail_at": None, "n_train": 0, "isolation": []}
 
     def final_checkpoint(rd):
         p = rd / "ckpt" / "final.pt"
@@ -47,8 +47,9 @@ def fakes(out_dir, monkeypatch):
                switch_step=get_variant(model).switch_step(10))
         return rd
 
-    def run_eval(scale, model, seed=0, suites=None, limit=None, force=False):
+    def run_eval(scale, model, seed=0, suites=None, limit=None, force=False, isolation="auto"):
         calls.append(("eval", model, seed, tuple(suites or ())))
+        state["isolation"].append(isolation)
         path = result_path(scale, model, seed, "syn_code")
         if not path.exists():  # the real evaluator skips complete results the same way
             _write("eval", scale, model, seed, "syn_code",
@@ -165,9 +166,12 @@ def test_renders_reports_in_a_subprocess(fakes, out_dir, capsys):
 def test_diversity_study_runs_once_for_stocha_seed_0(fakes, out_dir, monkeypatch, capsys):
     calls, _ = fakes
 
-    def run_diversity(scale, model, seed=0):
+    def run_diversity(scale, model, seed=0, isolation="auto"):
         calls.append(("diversity", model, seed))
+        isolations.append(isolation)
         return []
+
+    isolations = []
 
     monkeypatch.setattr(study, "run_diversity", run_diversity)
     args = ["reproduce", "--scale", "tiny", "--seeds", "2", "--models", "relu,stocha-p0.7-a0.05", "--no-report"]
@@ -181,6 +185,16 @@ def test_diversity_study_runs_once_for_stocha_seed_0(fakes, out_dir, monkeypatch
     assert not [c for c in calls if c[0] == "diversity"]  # StochA's representative not in the grid
     assert main(["reproduce", "--scale", "tiny", "--table", "main", "--dry-run"]) == 0
     assert "then the diversity study of stocha-p0.7-a0.05 seed 0" in capsys.readouterr().out
+    assert isolations == ["auto"]
+    assert main(args + ["--isolation", "guard"]) == 0  # reaches the study
+    assert isolations == ["auto", "guard"]
+
+
+def test_isolation_reaches_the_evaluator(fakes, out_dir):
+    calls, state = fakes
+    args = ["reproduce", "--scale", "tiny", "--seeds", "1", "--models", "relu", "--no-report", "--no-profile"]
+    assert main(args) == 0 and state["isolation"] == ["auto"]
+    assert main(args + ["--isolation", "namespaces"]) == 0 and state["isolation"] == ["auto", "namespaces"]
 
 
 def test_runs_with_every_result_present_need_no_checkpoint(fakes, out_dir, capsys):

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from harness.__main__ import main
+from harness.sandbox import isolation
 from harness.verify import badinput, hostile, selfcheck
 from harness.verify import crash as crashsafety
 
@@ -18,7 +19,13 @@ def test_selfcheck_runs_its_parts_and_reports_counts(out_dir, monkeypatch, capsy
     monkeypatch.setattr(crashsafety, "run_checks", lambda d, quick, log: [{"name": "k", "ok": True, "detail": ""}])
     assert main(["selfcheck", "--quick"]) == 0
     out = capsys.readouterr().out
-    assert "hostile programs: 3 tried, 3 contained\ncrash points: 1 tried, 1 recovered\nbad inputs: 2 tried, 2 handled\n" in out
+    # each hostile program under each layer: the guard alone, and namespaces + guard where this machine has them
+    layers, why = hostile.available_layers()
+    per_layer = "  in-process guard alone: 3 tried, 3 contained\n" + (
+        f"  namespaces ({isolation.probe().tool}) + guard: 3 tried, 3 contained\n" if not why else
+        f"  namespaces: not run ({why})\n")
+    assert ("hostile programs: 3 tried, 3 contained\n" + per_layer + "crash points: 1 tried, 1 recovered\n"
+            "bad inputs: 2 tried, 2 handled\n") in out
     report = json.loads((out_dir / "reports" / "selfcheck.json").read_text())
     assert report["ok"] and report["quick"] and report["summary"][0] == "hostile programs: 3 tried, 3 contained"
     rows = {r["name"]: r for r in report["parts"]["hostile"]["rows"]}
@@ -49,3 +56,18 @@ def test_selfcheck_all_good_exits_0_and_bad_parts_are_refused(out_dir, monkeypat
     assert main(["selfcheck", "--only", "hostile"]) == 0
     assert main(["selfcheck", "--only", "hostile,nope"]) == 2
     assert "unknown selfcheck part(s) nope" in capsys.readouterr().err
+
+
+def test_selfcheck_without_user_namespaces_says_so_and_passes_on_the_guard(out_dir, monkeypatch, capsys):
+    """A machine whose kernel refuses user namespaces (simulated): the guard's counts, one line on why the
+    namespaces did not run, exit 0 (auto runs the guard alone there; that is not a failure of containment)."""
+    keep = {"control: right answer", "posix.system('rm -rf decoy')", "signal the harness (SIGKILL to a stand-in outside)"}
+    monkeypatch.setattr(hostile, "CASES", [c for c in hostile.CASES if c.name in keep])
+    monkeypatch.setenv(isolation.NO_USERNS_ENV, "1")
+    assert main(["selfcheck", "--only", "hostile"]) == 0
+    out = capsys.readouterr().out
+    assert ("hostile programs: 2 tried, 2 contained\n  in-process guard alone: 2 tried, 2 contained\n"
+            "  namespaces: not run (the kernel refuses user namespaces (SPARSEBENCH_NO_USERNS=1: a simulation))\n") in out
+    report = json.loads((out_dir / "reports" / "selfcheck.json").read_text())
+    rows = report["parts"]["hostile"]["rows"]
+    assert report["ok"] and all(list(r["layers"]) == ["guard"] and r["stopped_by"] == ["guard"] for r in rows)

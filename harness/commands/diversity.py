@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 
+from harness.commands.isolation_args import add_isolation_argument
 from harness.diversity.settings import (
     DEFAULT_ACT_PS,
     DEFAULT_COMBO,
@@ -69,6 +70,7 @@ def add_arguments(p) -> None:
     g.add_argument("--force", action="store_true", help="regenerate and re-score every setting")
     g.add_argument("--rescore", action="store_true", help="score the existing samples again (no model)")
     g.add_argument("--no-train", action="store_true", help="fail instead of training a missing checkpoint")
+    add_isolation_argument(g)
 
 
 def run(args) -> int:
@@ -81,7 +83,7 @@ def run(args) -> int:
     paths = run_diversity(args.scale, args.model, seed=args.seed,
                           suites=[s for s in args.suites.split(",") if s.strip()], k=args.k,
                           n_prompts=args.prompts, settings=settings, batch_size=args.batch_size, force=args.force,
-                          rescore=args.rescore, train=not args.no_train)
+                          rescore=args.rescore, train=not args.no_train, isolation=args.isolation)
     print("\n".join(summary_lines(paths)))
     print(f"\n{len(paths)} diversity results under {paths[0].parent} ({time.perf_counter() - t0:.0f} s); "
           "plot and table: python -m reports all")

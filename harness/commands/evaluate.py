@@ -7,6 +7,7 @@
     python -m harness eval --model silu --suites lm_eval:arc_easy       # any lm-eval task (needs its data)
     python -m harness eval --model silu --scale hf-smollm2-135m-instruct --eval-act relu   # zero-shot RELU
     python -m harness eval --model silu --scale hf-NAME --suites humaneval --prompt-form chat
+    python -m harness eval --model silu --isolation namespaces          # refuse to run code without them
     make eval MODEL=silu SCALE=tiny LIMIT=5
 
 How suites run, resume and are skipped when done: ``harness.evaluation.evaluate``.
@@ -14,6 +15,7 @@ How suites run, resume and are skipped when done: ``harness.evaluation.evaluate`
 
 from __future__ import annotations
 
+from harness.commands.isolation_args import add_isolation_argument
 from harness.results import results_dir
 
 HELP = "evaluate a variant on suites (trains first if needed)"
@@ -44,6 +46,7 @@ def add_arguments(p) -> None:
     g.add_argument("--batch-size", type=int, default=16, help="generation / scoring batch size")
     g.add_argument("--no-profile", action="store_true", help="skip the profiler after the default suites")
     g.add_argument("--no-train", action="store_true", help="fail instead of training a missing checkpoint")
+    add_isolation_argument(g)
 
 
 def run(args) -> int:
@@ -54,7 +57,7 @@ def run(args) -> int:
                      suites=args.suites.split(",") if args.suites else None, limit=args.limit, force=args.force,
                      eval_act=args.eval_act, rescore=args.rescore, batch_size=args.batch_size,
                      n_samples=args.n_samples, profile=not args.no_profile, train=not args.no_train,
-                     predictor=args.predictor, prompt_form=args.prompt_form)
+                     predictor=args.predictor, prompt_form=args.prompt_form, isolation=args.isolation)
     print_table(args.scale, current=(args.model, args.seed))
     print(f"\n{len(paths)} result files under {results_dir(args.scale, args.model, args.seed)}")
     return 0

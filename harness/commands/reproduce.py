@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 
+from harness.commands.isolation_args import add_isolation_argument
 from harness.paths import run_dir
 from harness.results import finished_result, is_complete, out_root, result_path
 from harness.train.checkpoint_files import final_checkpoint
@@ -48,6 +49,7 @@ def add_arguments(p) -> None:
     o.add_argument("--no-report", action="store_true", help="do not render out/reports at the end")
     o.add_argument("--dry-run", action="store_true",
                    help="print the plan and what is already done, run nothing")
+    add_isolation_argument(o)
 
 
 def variants_for(table: str, models: str | None = None) -> list[str]:
@@ -116,7 +118,7 @@ def has_all_results(scale: str, model: str, seed: int, suites=None, profile=True
     return True
 
 
-def run_one(scale: str, model: str, seed: int, *, steps=None, suites=None, profile=True) -> dict:
+def run_one(scale: str, model: str, seed: int, *, steps=None, suites=None, profile=True, isolation="auto") -> dict:
     """Train (if needed), evaluate, profile one run; returns what was done vs skipped. The library loads
     torch, so it is imported here: ``--dry-run`` and ``--help`` stay fast."""
     from harness.evaluation import evaluate
@@ -132,7 +134,7 @@ def run_one(scale: str, model: str, seed: int, *, steps=None, suites=None, profi
         done["trained"] = not had_checkpoint
         if not _complete(scale, model, seed, "train"):
             result.write_train_result(rd)  # finished earlier but its result was lost: rebuild it from the run
-    evaluate.run_eval(scale, model, seed=seed, suites=suites)  # skips complete suite results
+    evaluate.run_eval(scale, model, seed=seed, suites=suites, isolation=isolation)  # skips complete suite results
     if profile and not is_profiled(scale, model, seed):
         profile_run.run_profile(scale, model, seed=seed)
         done["profiled"] = True
@@ -180,14 +182,15 @@ def run(args) -> int:
     counts = {"trained": 0, "profiled": 0}
     for m, s in tqdm(todo, desc="reproduce", unit="run"):
         tqdm.write(f"[{m} seed {s}]")
-        done = run_one(args.scale, m, s, steps=args.steps, suites=suites, profile=not args.no_profile)
+        done = run_one(args.scale, m, s, steps=args.steps, suites=suites, profile=not args.no_profile,
+                       isolation=args.isolation)
         counts["trained"] += done["trained"]
         counts["profiled"] += done["profiled"]
     if diversity:
         from harness.diversity import study
 
         tqdm.write(f"[diversity study: {DIVERSITY_MODEL} seed {DIVERSITY_SEED}]")
-        study.run_diversity(args.scale, DIVERSITY_MODEL, seed=DIVERSITY_SEED)
+        study.run_diversity(args.scale, DIVERSITY_MODEL, seed=DIVERSITY_SEED, isolation=args.isolation)
     rc = 0 if args.no_report else render_reports()
     wall = time.perf_counter() - t0
     print(f"reproduce: {len(todo)} runs ({counts['trained']} trained now, {len(todo) - counts['trained']} "

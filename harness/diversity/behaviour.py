@@ -93,8 +93,8 @@ class Executor:
     (the sandbox's pass token). Most samples fail, so this halves the sandbox work of the study.
     """
 
-    def __init__(self, job, progress: bool = False):
-        self.job, self.progress = job, progress
+    def __init__(self, job, progress: bool = False, isolation: str = "auto"):
+        self.job, self.progress, self.isolation = job, progress, isolation
         self.by_id = {t["task_id"]: t for t in job.items}
         self.cache: dict[tuple[str, str], tuple[str, str]] = {}  # (task_id, completion) → (status, behaviour)
 
@@ -108,7 +108,7 @@ class Executor:
 
         def execute(programs, what):
             return run_many(programs, timeout=p["timeout_s"], memory_mb=p["memory_mb"], progress=self.progress,
-                            desc=f"{self.job.name} {what}")
+                            desc=f"{self.job.name} {what}", isolation=self.isolation)
 
         probes = execute([behaviour_program(t["prompt"], c, t["test"], t["entry_point"])
                           for t, (_, c) in zip(tasks, todo)], "behaviours")

@@ -79,6 +79,9 @@ from harness.results import (
     results_dir,
     write_result,
 )
+from harness.sandbox.isolation import describe as describe_isolation
+from harness.sandbox.isolation import record as record_isolation
+from harness.sandbox.isolation import resolve as resolve_isolation
 from harness.train.trainer import ensure_trained
 from models.registry import check_scale, get_variant
 from suites import get_suite
@@ -155,11 +158,12 @@ def is_done(path: pathlib.Path, params: dict, step, sha256: str | None = None) -
 def run_diversity(scale: str, model: str, seed: int = 0, *, suites=DEFAULT_SUITES, k: int = DEFAULT_K,
                   n_prompts: int | None = None, settings: list[Setting] | None = None, batch_size: int = 64,
                   force: bool = False, rescore: bool = False, train: bool = True, loader=None,
-                  progress: bool = True, log=print) -> list[pathlib.Path]:
+                  progress: bool = True, isolation: str = "auto", log=print) -> list[pathlib.Path]:
     """Run (or resume) the study for the run (scale, model, seed); returns the result paths.
 
     ``n_prompts`` None: 50 (10 at ``tiny``). ``loader`` () → (model, info) replaces loading the run's final
-    checkpoint (tests use a random model).
+    checkpoint (tests use a random model). ``isolation``: how generated code is isolated
+    (``harness.sandbox.isolation``); code results record the mode that ran.
     """
     from tqdm import tqdm
 
@@ -171,6 +175,7 @@ def run_diversity(scale: str, model: str, seed: int = 0, *, suites=DEFAULT_SUITE
     settings = build_settings() if settings is None else settings
     _check_sizes(k, n_prompts, batch_size, settings)
     jobs = [make_job(s.strip(), n_prompts) for s in suites]  # every name checked before anything runs
+    resolve_isolation(isolation)  # --isolation namespaces where none works fails now, before any sampling
     study = _Study(scale, variant, seed, k, batch_size, _memoized(loader or _run_loader(scale, variant, seed,
                                                                                        train and not rescore)),
                    progress, log)
@@ -179,7 +184,7 @@ def run_diversity(scale: str, model: str, seed: int = 0, *, suites=DEFAULT_SUITE
     log(f"diversity: {variant.name} @ {scale} seed {seed} (step {study.step}, inference activation "
         f"{study.base_act}); {len(jobs)} suites × {len(settings)} settings, {n_prompts} prompts × k = {k}")
     paths = []
-    executors = {job.name: Executor(job, progress=False) for job in jobs if job.kind == "code"}
+    executors = {job.name: Executor(job, progress=False, isolation=isolation) for job in jobs if job.kind == "code"}
     bar = tqdm([(job, s) for job in jobs for s in settings], desc="diversity", unit="setting", disable=not progress)
     for job, setting in bar:
         bar.set_postfix_str(f"{job.name} {setting.label}")
@@ -279,8 +284,9 @@ class _Study:
                       "description": f"generation diversity on {job.name}: {setting.method} {setting.label}",
                       "params": meta["params"], "dataset": job.suite.dataset()}
         if job.kind == "code":
+            suite_info["isolation"] = record_isolation(executor.isolation)
             suite_info["execution"] = "generated code ran only in a sandbox (harness.sandbox): separate process, " \
-                                      "time/memory limits, temp dir"
+                                      "time/memory limits, private work dir; " + describe_isolation(suite_info["isolation"])
         res = make_result("diversity", run=run_info, suite=suite_info, metrics=metrics, samples=sp.name,
                           provenance=cpu_provenance(started, time.perf_counter() - t0))
         return write_result(res, path)

@@ -36,6 +36,7 @@ from harness.infer.records import read_samples, samples_path
 from harness.paths import lock_path, run_dir, run_lock
 from harness.profiling.profile_run import run_profile
 from harness.results import read_result, results_dir
+from harness.sandbox.isolation import resolve as resolve_isolation
 from harness.train.checkpoint_files import final_checkpoint
 from harness.train.trainer import ensure_trained
 from models.config import ActSpec
@@ -50,11 +51,14 @@ def _act_tag(eval_act: str | None) -> str:
 def run_eval(scale: str, model: str, seed: int = 0, suites: list[str] | None = None, limit: int | None = None,
              force: bool = False, *, eval_act: str | None = None, rescore: bool = False, batch_size: int = 16,
              n_samples: int | None = None, profile: bool = True, train: bool = True, progress: bool = True,
-             predictor: bool = False, prompt_form: str | None = None, log=print) -> list[pathlib.Path]:
+             predictor: bool = False, prompt_form: str | None = None, isolation: str = "auto",
+             log=print) -> list[pathlib.Path]:
     """Evaluate the run (scale, model, seed) on ``suites`` (default: ``suites.DEFAULT_SUITES``).
 
     Returns the result JSON paths (the profile's included when it ran). The run is locked meanwhile
     (``harness.paths.run_lock``): a second evaluation of it refuses at once with the first one's pid.
+    ``isolation`` (auto | namespaces | guard): how generated code is isolated (``harness.sandbox.isolation``);
+    code suites record the mode that ran.
     """
     # Offline by default; a user who exports HF_HUB_OFFLINE=0 gets the Hub for lm_eval:TASK suites.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -68,12 +72,14 @@ def run_eval(scale: str, model: str, seed: int = 0, suites: list[str] | None = N
     if eval_act is not None:
         eval_act = str(ActSpec.parse(eval_act))
     instances = _suites(suites or DEFAULT_SUITES, n_samples, prompt_form)  # every name checked before anything trains
+    resolve_isolation(isolation)  # --isolation namespaces where none works fails now, not after training
     # One evaluation of a run (and activation) at a time: a second one refuses at once, naming the first.
     tag = _act_tag(eval_act) + (".pred" if predictor else "")
     lock = lock_path("eval", scale, variant.name, seed, tag)
     with run_lock(lock, f"evaluation of {scale}/{variant.name}/s{seed}" + (f" with {eval_act}" if eval_act else "")):
         rdir = ensure_trained(scale, variant.name, seed=seed) if train else run_dir(scale, variant.name, seed)
         ctx, run_info = _load_run(rdir, scale, variant, seed, eval_act, batch_size, progress, predictor)
+        ctx.sandbox["isolation"] = isolation
         for suite in instances:  # a chat prompt form needs the run's chat template: refuse before any suite runs
             if hasattr(suite, "check_form"):
                 suite.check_form(ctx)

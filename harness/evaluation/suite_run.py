@@ -20,6 +20,8 @@ from harness.infer.records import (
     write_samples,
 )
 from harness.results import finished_on, make_result, now_iso, write_result
+from harness.sandbox.isolation import describe as describe_isolation
+from harness.sandbox.isolation import record as record_isolation
 from suites import SkipSuite
 
 
@@ -34,7 +36,8 @@ def run_suite(suite, ctx, run_info: dict, *, limit: int | None, force: bool = Fa
     spath = samples_path(path)
 
     def result(status, metrics, reason=None, dataset=None, items=None):
-        res = make_result("eval", run=run_info, suite=_suite_info(suite, params, dataset), metrics=metrics,
+        info = _suite_info(suite, params, dataset, ctx.sandbox.get("isolation", "auto") if status == "ok" else None)
+        res = make_result("eval", run=run_info, suite=info, metrics=metrics,
                           status=status, skip_reason=reason, samples=spath.name if status == "ok" else None,
                           provenance=cpu_provenance(started, time.perf_counter() - t0), items=items)
         return write_result(res, path)
@@ -65,10 +68,15 @@ def run_suite(suite, ctx, run_info: dict, *, limit: int | None, force: bool = Fa
     return out
 
 
-def _suite_info(suite, params: dict, dataset: dict | None) -> dict:
+def _suite_info(suite, params: dict, dataset: dict | None, isolation: str | None = None) -> dict:
+    """The result's suite block; ``isolation`` (the mode asked for, of a suite that ran) adds what ran."""
     info = {"name": suite.name, "version": suite.version, "backend": suite.backend, "params": params,
             "description": suite.description}
-    if "sandbox" in suite.backend or suite.backend == "evalplus":
+    if "sandbox" in suite.backend and isolation is not None:
+        info["isolation"] = record_isolation(isolation)
+        info["execution"] = ("generated code ran only in a sandbox: separate process, time/memory limits, "
+                             f"private work dir; {describe_isolation(info['isolation'])} ({suite.backend})")
+    elif "sandbox" in suite.backend or suite.backend == "evalplus":  # evalplus: its own sandbox, not ours
         info["execution"] = ("generated code ran only in a sandbox: separate process, time/memory limits, "
                              f"temp dir ({suite.backend})")
     info["dataset"] = dataset or {"name": None, "sha256": None}

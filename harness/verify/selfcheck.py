@@ -8,15 +8,20 @@ Three parts, each in a scratch folder (a temp dir, removed afterwards; ``--workd
 ``out/``'s runs or results:
 
 - hostile programs (:mod:`harness.verify.hostile`): completions that loop, recurse, allocate 10 GB, fork, kill
-  the parent, delete or write outside the sandbox, read the harness's files, connect to 127.0.0.1, exit
-  before the tests or try to fake a pass, scored through the code suites' sandbox path;
+  the parent, delete or write outside the sandbox, read the harness's files or a secret, connect to
+  127.0.0.1, signal the harness, leave a process behind, exit before the tests or try to fake a pass,
+  scored through the code suites' sandbox path, under each layer: the in-process guard alone, namespaces +
+  guard, and the namespaces alone (guard off) for what only an OS boundary stops;
 - crash points (:mod:`harness.verify.crash`): training and evaluation SIGKILLed at chosen points (and, without
   ``--quick``, at random moments), then resumed: no corrupt checkpoint, the same weights and results;
 - bad inputs (:mod:`harness.verify.badinput`): unknown or malformed names, out-of-range values, missing, corrupt
   or foreign checkpoints, a truncated samples file, an unwritable output folder, a full disk.
 
 It prints one count line per part (``hostile programs: N tried, N contained``, ``crash points: N tried,
-N recovered``, ``bad inputs: N tried, N handled``), writes the whole report to
+N recovered``, ``bad inputs: N tried, N handled``), the hostile programs' followed by one per layer
+(``  in-process guard alone: 62 tried, 62 contained``, ``  namespaces (bwrap) + guard: ...``, ``  namespaces
+(bwrap) alone, guard off: 5 tried, 5 contained``, or ``  namespaces: not run (why)`` where the kernel
+refuses them, which is not a failure: ``auto`` then runs the guard alone), writes the whole report to
 ``out/reports/selfcheck.json`` (atomically; it replaces the previous selfcheck report) and exits 1 if
 anything was not contained, recovered or handled, or a part could not run.
 """
@@ -65,16 +70,41 @@ def run_parts(parts: list[str], workdir: pathlib.Path, quick: bool = True, log=p
         name, verb = PARTS[part]
         report["parts"][part] = {"label": name, "verb": verb, "tried": len(rows), "ok": sum(bool(r["ok"]) for r in rows),
                                  "wall_s": round(time.perf_counter() - t, 1), "rows": rows}
+        if part == "hostile":
+            report["parts"][part]["layers"] = _layers(rows)
     report["wall_s"] = round(time.perf_counter() - t0, 1)
     report["ok"] = all(p["tried"] > 0 and p["ok"] == p["tried"] for p in report["parts"].values())
     return report
 
 
+def _layers(rows: list[dict]) -> dict:
+    """Per sandbox layer the hostile programs tried under it and those it contained (rows without layers, as
+    from a stand-in of hostile.run, give none), and why the namespaces were not tried where they were not."""
+    from harness.verify import hostile
+
+    out: dict = {}
+    for r in rows:
+        for layer, res in r.get("layers", {}).items():
+            c = out.setdefault(layer, {"label": hostile.layer_label(layer), "tried": 0, "ok": 0})
+            c["tried"] += 1
+            c["ok"] += bool(res["ok"])
+    if out and "namespaces" not in out:
+        out["namespaces"] = {"label": "namespaces", "tried": 0, "ok": 0,
+                             "not_run": hostile.available_layers()[1] or "not asked for"}
+    return out
+
+
 def summary(report: dict) -> list[str]:
-    """The count lines, e.g. 'hostile programs: 53 tried, 53 contained'."""
+    """The count lines, e.g. 'hostile programs: 53 tried, 53 contained', the hostile programs' then per layer
+    ('  in-process guard alone: 62 tried, 62 contained')."""
     lines = []
     for p in report["parts"].values():
         lines.append(f"{p['label']}: {p['tried']} tried, {p['ok']} {p['verb']}")
+        for layer in p.get("layers", {}).values():
+            if "not_run" in layer:
+                lines.append(f"  {layer['label']}: not run ({layer['not_run']})")
+            else:
+                lines.append(f"  {layer['label']}: {layer['tried']} tried, {layer['ok']} {p['verb']}")
     return lines
 
 
