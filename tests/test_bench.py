@@ -153,3 +153,9 @@ def test_bench_decode_takes_a_profiles_firing_rates(tmp_path):
                              suite={"name": "syn_code", "version": "1"}, metrics=[]), tmp_path / "e.json")
     with pytest.raises(ValueError, match="not a profile result"):
         bench_decode("small", None, profile=str(tmp_path / "e.json"), prompt_len=8, new_tokens=4, hf=False)
+
+
+def test_each_timed_function_gets_its_own_copy():
+    """Four functions over two copies would put two of them on one copy back to back."""
+    r = ffn.bench_ffn(sparsity=0.9, **dict(TINY, min_bytes=1), layer=False)
+    assert r["copies"] >= 4

@@ -93,8 +93,10 @@ def make_blocks(cfg: ModelConfig, rates: torch.Tensor, dtype, n: int, seed: int 
     return out
 
 
-def _copies(bytes_each: int, min_bytes: float) -> int:
-    return max(2, math.ceil(min_bytes / bytes_each))
+def _copies(bytes_each: int, min_bytes: float, functions: int = 2) -> int:
+    """Weight copies to cycle through: enough bytes, and at least one per timed function, so functions
+    run back to back always get different copies (``timing.interleaved`` staggers them)."""
+    return max(functions, math.ceil(min_bytes / bytes_each))
 
 
 def _inputs(n: int, batch: int, d: int, dtype, seed: int = 1) -> list[torch.Tensor]:
@@ -185,7 +187,7 @@ def _time_ffns(cfg: ModelConfig, rates: torch.Tensor, tdt, *, threads: int, batc
     d, Fd = cfg.dim, cfg.ffn_dim
     isz = torch.finfo(tdt).bits // 8
     dense_bytes = 3 * d * Fd * isz
-    n = _copies(dense_bytes, min_bytes)
+    n = _copies(dense_bytes, min_bytes, functions=4)  # dense, sparse, torch sparse, same-GEMV dense
     ffs = make_blocks(cfg, rates, tdt, n)
     xs = _inputs(n, batch, d, tdt)
     lib = sp.load_kernel()
