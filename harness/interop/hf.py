@@ -105,6 +105,22 @@ def _transformers_major() -> int:
     return int(transformers.__version__.split(".")[0])
 
 
+def hf_weights(model) -> dict:
+    """Our weights under transformers' Llama names: the q/k projections' rows rotated to its RoPE layout
+    (new tensors), every other entry the model's own tensor (shared, not copied)."""
+    cfg = model.cfg
+    ours = model.state_dict()
+    out = {}
+    for k, hk in _key_map(cfg).items():
+        w = ours[k]
+        if k.endswith("wq.weight"):
+            w = _to_halves(w, cfg.n_heads)
+        elif k.endswith("wk.weight"):
+            w = _to_halves(w, cfg.kv_heads)
+        out[hk] = w
+    return out
+
+
 def to_hf_llama(model, *, bos_id: int | None = 256, eos_id: int | None = 257, pad_id: int | None = 258):
     """An equivalent ``transformers.LlamaForCausalLM`` (eval mode) carrying a copy of our weights.
 
@@ -115,15 +131,7 @@ def to_hf_llama(model, *, bos_id: int | None = 256, eos_id: int | None = 257, pa
 
     cfg = model.cfg
     hf = LlamaForCausalLM(hf_config(cfg, hf_act(model), bos_id=bos_id, eos_id=eos_id, pad_id=pad_id))
-    ours = model.state_dict()
-    sd = {}
-    for k, hk in _key_map(cfg).items():
-        w = ours[k].detach().to("cpu", torch.float32)
-        if k.endswith("wq.weight"):
-            w = _to_halves(w, cfg.n_heads)
-        elif k.endswith("wk.weight"):
-            w = _to_halves(w, cfg.kv_heads)
-        sd[hk] = w.clone()
+    sd = {hk: w.detach().to("cpu", torch.float32).clone() for hk, w in hf_weights(model).items()}
     missing, unexpected = hf.load_state_dict(sd, strict=False)
     missing = [k for k in missing if "rotary" not in k and not (cfg.tie_embeddings and k == "lm_head.weight")]
     if missing or unexpected:

@@ -103,7 +103,7 @@ def hf_twin(model: Transformer):
     copies), built on the meta device so nothing is allocated twice; the gate bias via ``mlp_bias``."""
     from transformers import LlamaForCausalLM
 
-    from harness.interop.hf import _key_map, _to_halves, hf_act, hf_config
+    from harness.interop.hf import hf_act, hf_config, hf_weights
 
     cfg = model.cfg
     biased = model.layers[0].feed_forward.w1.bias is not None
@@ -111,15 +111,7 @@ def hf_twin(model: Transformer):
     hcfg.mlp_bias = biased
     with torch.device("meta"):
         hf = LlamaForCausalLM(hcfg)
-    ours = model.state_dict()
-    sd = {}
-    for k, hk in _key_map(cfg).items():
-        w = ours[k]
-        if k.endswith("wq.weight"):
-            w = _to_halves(w, cfg.n_heads).contiguous()
-        elif k.endswith("wk.weight"):
-            w = _to_halves(w, cfg.kv_heads).contiguous()
-        sd[hk] = w
+    sd = {hk: w.contiguous() for hk, w in hf_weights(model).items()}  # contiguous: the shared ones already are
     if biased:
         for i, layer in enumerate(model.layers):
             ff = layer.feed_forward
