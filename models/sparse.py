@@ -14,7 +14,7 @@ One switch makes the same model decode dense or sparse; outputs agree within flo
     >>> tok = torch.randint(0, 264, (1, 16))
     >>> with torch.no_grad():
     ...     dense = m(tok)
-    ...     enable_sparse(m, policy="always")  # every FeedForward uses sparse_ffn (under no_grad, RELU only)
+    ...     _ = enable_sparse(m, policy="always")  # every FeedForward uses sparse_ffn (no_grad, RELU only)
     ...     sparse = m(tok)
     >>> torch.allclose(dense, sparse, atol=1e-5)
     True
@@ -115,6 +115,18 @@ def kernel_gemv(lib, x2: torch.Tensor, w: torch.Tensor, threads: int) -> torch.T
     return out
 
 
+def kernel_gather(lib, x2: torch.Tensor, h2: torch.Tensor, w3, w2t: torch.Tensor, threads: int) -> torch.Tensor:
+    """(N, d) fp32 = Σ over the neurons nonzero in any row of ``h2`` (N, F) of h·<W3_j, x>·W2ᵀ_j (the
+    kernel finds them itself); ``w3`` None for a plain FFN."""
+    N, Fdim = h2.shape
+    xf = x2.float().contiguous()
+    hf = h2.float().contiguous()
+    y = torch.empty(N, x2.shape[1], dtype=torch.float32)
+    lib.sb_gather_ffn(xf.data_ptr(), hf.data_ptr(), N, x2.shape[1], Fdim, 0 if w3 is None else w3.data_ptr(),
+                      w2t.data_ptr(), int(w2t.dtype == torch.bfloat16), y.data_ptr(), threads)
+    return y
+
+
 def kernel_rows_gemv(lib, x: torch.Tensor, w: torch.Tensor, rows: torch.Tensor, threads: int) -> torch.Tensor:
     """``w[rows] @ x`` → (K,) fp32 for one token ``x`` (d,), reading only those rows of ``w`` (F, d)."""
     xf = x.float().contiguous()
@@ -193,13 +205,7 @@ def sparse_ffn(ff, x: torch.Tensor) -> torch.Tensor:
         return F.linear(h, ff.w2.weight).reshape(shape)
     w2t = w2_transposed(ff)
     if use_kernel:
-        xf = x2.float().contiguous()
-        hf = h2.float().contiguous()
-        y = torch.empty(N, shape[-1], dtype=torch.float32)
-        lib.sb_gather_ffn(xf.data_ptr(), hf.data_ptr(), N, shape[-1], Fdim,
-                          0 if w3 is None else w3.data_ptr(), w2t.data_ptr(),
-                          int(w2t.dtype == torch.bfloat16), y.data_ptr(), threads)
-        return y.to(x.dtype).reshape(shape)
+        return kernel_gather(lib, x2, h2, w3, w2t, threads).to(x.dtype).reshape(shape)
     active = (h2 != 0).any(0).nonzero().squeeze(1)
     return gather_torch(x2, h2, w3, w2t, active).reshape(shape)
 
@@ -217,11 +223,7 @@ def predicted_ffn(ff, x: torch.Tensor) -> torch.Tensor:
         h = torch.zeros(1, w1.shape[0], dtype=x.dtype)
         h[0, rows] = kernel_rows_gemv(lib, x2[0], w1, rows, torch.get_num_threads()).to(x.dtype)
         h = ff.act(h)  # the hook point, as on the other paths; unpredicted neurons are exactly 0
-        y = torch.empty(1, shape[-1], dtype=torch.float32)
-        w2t = w2_transposed(ff)
-        lib.sb_gather_ffn(x2.float().contiguous().data_ptr(), h.float().contiguous().data_ptr(), 1, shape[-1],
-                          w1.shape[0], 0 if w3 is None else w3.data_ptr(), w2t.data_ptr(),
-                          int(w2t.dtype == torch.bfloat16), y.data_ptr(), torch.get_num_threads())
+        y = kernel_gather(lib, x2, h, w3, w2_transposed(ff), torch.get_num_threads())
         return y.to(x.dtype).reshape(shape)
     h = ff.act(F.linear(x2, w1, ff.w1.bias)) * pred.to(x.dtype)  # same function, computed densely
     if w3 is not None:
