@@ -22,23 +22,23 @@ so noise cannot make decoding slower.
 
 **The cache** (``$SPARSEBENCH_POLICY_FILE``, else ``$SPARSEBENCH_KERNEL_DIR/sparse_policy.json``, default
 ``~/.cache/sparsebench``) keys each
-decision by CPU, torch version, whether the C++ kernel loaded, d, F, gated, dtype, threads, the number of
+decision by CPU (model and flags, as the kernel build does), torch version, whether the C++ kernel loaded, d, F, gated, dtype, threads, the number of
 FFNs of that shape and the sparsity rounded to 0.05. Delete the file to measure again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pathlib
-import platform
 import statistics
 import tempfile
 import time
 
 import torch
 
-from models.kernels import kernel_dir
+from models.kernels import cpu_tag, kernel_dir
 
 MARGIN = 0.9  # sparse must take at most this fraction of the dense time to be chosen
 _BUCKET = 0.05  # sparsity resolution of a cached decision
@@ -47,16 +47,6 @@ _BUCKET = 0.05  # sparsity resolution of a cached decision
 def cache_path() -> pathlib.Path:
     """``$SPARSEBENCH_POLICY_FILE``, else ``sparse_policy.json`` beside the compiled kernels."""
     return pathlib.Path(os.environ.get("SPARSEBENCH_POLICY_FILE") or kernel_dir() / "sparse_policy.json")
-
-
-def _cpu() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 class MaskedRelu(torch.nn.Module):
@@ -84,7 +74,9 @@ def _key(ffs: list, sparsity: float, threads: int, kernel: bool) -> str:
     ff = ffs[0]
     w = ff.w1.weight
     bucket = round(round(sparsity / _BUCKET) * _BUCKET, 2)
-    return json.dumps([_cpu(), torch.__version__, kernel, w.shape[1], w.shape[0], ff.gated, str(w.dtype)[6:],
+    # The CPU as the kernel build keys it (model name and flags), hashed to keep the cache file readable.
+    cpu = hashlib.sha256(cpu_tag().encode()).hexdigest()[:16]
+    return json.dumps([cpu, torch.__version__, kernel, w.shape[1], w.shape[0], ff.gated, str(w.dtype)[6:],
                        threads, len(ffs), bucket])
 
 
