@@ -21,9 +21,9 @@ path is chosen when its median time is at most ``MARGIN`` (90%) of the dense one
 so noise cannot make decoding slower.
 
 **The cache** (``$SPARSEBENCH_POLICY_FILE``, else ``$SPARSEBENCH_KERNEL_DIR/sparse_policy.json``, default
-``~/.cache/sparsebench``) keys each
-decision by CPU (model and flags, as the kernel build does), torch version, whether the C++ kernel loaded, d, F, gated, dtype, threads, the number of
-FFNs of that shape and the sparsity rounded to 0.05. Delete the file to measure again.
+``~/.cache/sparsebench``) keys each decision by CPU (model and flags, as the kernel build does), torch
+version, whether the C++ kernel loaded, d, F, gated, dtype, threads, the number of FFNs of that shape and
+the sparsity rounded to 0.05. Delete the file to measure again.
 """
 
 from __future__ import annotations
