@@ -33,6 +33,7 @@ import hashlib
 import json
 import os
 import pathlib
+import re
 import tempfile
 
 SCHEMA = "sparsebench.result/1"
@@ -145,6 +146,13 @@ def make_result(kind: str, *, run: dict, suite: dict, metrics: list[dict], prove
         raise ValueError("result suite info needs 'name' and 'version'")
     return {"schema": SCHEMA, "kind": kind, "status": status, "skip_reason": skip_reason, "run": run,
             "suite": suite, "metrics": metrics, "provenance": provenance, "samples": samples, **extra}
+
+
+def act_tag(act: str | None) -> str:
+    """The file-name tag of a result computed with another activation than the recipe's: ``.act-<act>``
+    with anything but letters, digits, ``.``, ``=`` and ``-`` as ``_`` (``stocha:p=0.7`` →
+    ``.act-stocha_p=0.7``); empty for the recipe's own."""
+    return "" if act is None else ".act-" + re.sub(r"[^A-Za-z0-9.=-]+", "_", act)
 
 
 def result_path(scale: str, model: str, seed: int, suite: str) -> pathlib.Path:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 import pathlib
-import re
 
 import torch
 
@@ -35,17 +34,13 @@ from harness.infer.load import load_for_inference
 from harness.infer.records import read_samples, samples_path
 from harness.paths import lock_path, run_dir, run_lock
 from harness.profiling.profile_run import run_profile
-from harness.results import read_result, results_dir
+from harness.results import act_tag, read_result, results_dir
 from harness.sandbox.isolation import resolve as resolve_isolation
 from harness.train.checkpoint_files import final_checkpoint
 from harness.train.trainer import ensure_trained
 from models.config import ActSpec
 from models.registry import check_scale, get_variant
 from suites import DEFAULT_SUITES, EvalContext, get_suite
-
-
-def _act_tag(eval_act: str | None) -> str:
-    return "" if eval_act is None else ".act-" + re.sub(r"[^A-Za-z0-9.=-]+", "_", eval_act)
 
 
 def run_eval(scale: str, model: str, seed: int = 0, suites: list[str] | None = None, limit: int | None = None,
@@ -74,7 +69,7 @@ def run_eval(scale: str, model: str, seed: int = 0, suites: list[str] | None = N
     instances = _suites(suites or DEFAULT_SUITES, n_samples, prompt_form)  # every name checked before anything trains
     resolve_isolation(isolation)  # --isolation namespaces where none works fails now, not after training
     # One evaluation of a run (and activation) at a time: a second one refuses at once, naming the first.
-    tag = _act_tag(eval_act) + (".pred" if predictor else "")
+    tag = act_tag(eval_act) + (".pred" if predictor else "")
     lock = lock_path("eval", scale, variant.name, seed, tag)
     with run_lock(lock, f"evaluation of {scale}/{variant.name}/s{seed}" + (f" with {eval_act}" if eval_act else "")):
         rdir = ensure_trained(scale, variant.name, seed=seed) if train else run_dir(scale, variant.name, seed)

@@ -108,8 +108,7 @@ def run_profile(scale: str, model: str, seed: int = 0, force: bool = False, *, n
 
     var = get_variant(model)
     act = None if act is None else str(ActSpec.parse(act))
-    tag = "" if act is None else ".act-" + act.replace(":", "_")
-    path = R.result_path(scale, var.name, seed, "profile" + tag)
+    path = R.result_path(scale, var.name, seed, "profile" + R.act_tag(act))
     params = {"n_seqs": n_seqs, "seq_len": seq_len, "decode_tokens": decode_tokens, "widths": list(widths),
               "threads": threads, "taus": list(TAUS)}
     if path.exists() and not force:
