@@ -37,7 +37,7 @@ import time
 
 import torch
 
-from harness.profiling.ffn import neuron_rates
+from harness.profiling.ffn import firing_quantile, neuron_rates
 from harness.profiling.timing import machine_info
 from models import sparse as sp
 from models.config import ModelConfig
@@ -66,8 +66,7 @@ def random_model(cfg: ModelConfig, rates_per_layer: list[torch.Tensor], dtype, s
         m = Transformer(cfg, "relu", seed=seed)
         for layer, rates in zip(m.layers, rates_per_layer):
             w1 = layer.feed_forward.w1
-            z = torch.special.ndtri((1 - rates.double()).clamp(1e-6, 1 - 1e-6)).float()
-            w1.bias = torch.nn.Parameter(-z * w1.weight.norm(dim=1), requires_grad=False)
+            w1.bias = torch.nn.Parameter(-firing_quantile(rates) * w1.weight.norm(dim=1), requires_grad=False)
     return m.to(dtype).eval()
 
 

@@ -49,10 +49,15 @@ def default_ffn_dim(d: int) -> int:
     return int(8 * d / 3)
 
 
+def firing_quantile(rates: torch.Tensor) -> torch.Tensor:
+    """z_j with P(N(0, 1) > z_j) = rates[j]: a gate with standard deviation σ_j fires with probability
+    rates[j] when shifted by −z_j·σ_j."""
+    return torch.special.ndtri((1 - rates.double()).clamp(1e-6, 1 - 1e-6)).float()
+
+
 def _set_gate_bias(w1: torch.Tensor, rates: torch.Tensor, std: float):
     """Make neuron j fire with probability rates[j] for x ~ N(0, 1) with x[-1] = 1 (the bias column)."""
-    z = torch.special.ndtri((1 - rates.double()).clamp(1e-6, 1 - 1e-6)).float()
-    w1[:, -1] = -z * std * math.sqrt(w1.shape[1] - 1)
+    w1[:, -1] = -firing_quantile(rates) * std * math.sqrt(w1.shape[1] - 1)
 
 
 def neuron_rates(ffn_dim: int, sparsity: float, profile_rates: list[float] | None = None,
