@@ -104,7 +104,8 @@ def _copies(bytes_each: int, min_bytes: float, functions: int = 2) -> int:
     return max(functions, math.ceil(min_bytes / bytes_each))
 
 
-def _inputs(n: int, batch: int, d: int, dtype, seed: int = 1) -> list[torch.Tensor]:
+def gate_inputs(n: int, batch: int, d: int, dtype, seed: int = 1) -> list[torch.Tensor]:
+    """``n`` random (batch, 1, d) FFN inputs whose last entry is 1: the column the gate bias sits in."""
     g = torch.Generator().manual_seed(seed)
     xs = []
     for _ in range(n):
@@ -194,7 +195,7 @@ def _time_ffns(cfg: ModelConfig, rates: torch.Tensor, tdt, *, threads: int, batc
     dense_bytes = 3 * d * Fd * isz
     n = _copies(dense_bytes, min_bytes, functions=4)  # dense, sparse, torch sparse, same-GEMV dense
     ffs = make_blocks(cfg, rates, tdt, n)
-    xs = _inputs(n, batch, d, tdt)
+    xs = gate_inputs(n, batch, d, tdt)
     lib = sp.load_kernel()
     rec = {"copies": n, "stream_bytes": n * dense_bytes, "min_stream_bytes": min_bytes, **machine_info(threads)}
     with torch.inference_mode():
@@ -265,7 +266,7 @@ def _bench_layer(cfg, rates, tdt, threads, batch, repeats, min_bytes, kv_len) ->
     layer_bytes = (4 * d * d + 3 * d * cfg.ffn_dim) * isz
     n = _copies(layer_bytes, min_bytes)
     blocks = make_blocks(cfg, rates, tdt, n, ffn_only=False)
-    xs = _inputs(n, batch, d, tdt, seed=2)
+    xs = gate_inputs(n, batch, d, tdt, seed=2)
     caches = []
     for _ in range(n):
         c = KVCache(cfg, batch, max_len=kv_len + 1, dtype=tdt)

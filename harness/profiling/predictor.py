@@ -31,7 +31,8 @@ import torch.nn.functional as F
 from harness import results as R
 from harness.data.corpus import validation_tokens
 from harness.paths import run_dir
-from harness.profiling.ffn import ffn_config, make_blocks, neuron_rates
+from harness.profiling.ffn import ffn_config, gate_inputs, make_blocks, neuron_rates
+from harness.profiling.settings import MIN_STREAM_BYTES
 from harness.profiling.timing import interleaved, machine_info, stream_bytes
 from harness.provenance import provenance
 from models import sparse as sp
@@ -124,16 +125,17 @@ def bench_predicted(d: int = 2048, sparsity: float = 0.9, predicted_density: flo
     try:
         cfg = ffn_config(d)
         Fd = cfg.ffn_dim
-        n = max(3, int(stream_bytes(160e6) if min_bytes is None else min_bytes) // (3 * d * Fd * 4) + 1)
+        n = max(3, int(stream_bytes(MIN_STREAM_BYTES) if min_bytes is None else min_bytes) // (3 * d * Fd * 4) + 1)
         ffs = make_blocks(cfg, neuron_rates(Fd, sparsity), torch.float32, n, seed=seed)
-        g = torch.Generator().manual_seed(seed + 1)
-        items = []  # (copy, input, predicted set)
-        for c, ff in enumerate(ffs):
+        for ff in ffs:
             ff.__dict__["predictor"] = _GivenSets(d, Fd, rank)
             sp.w2_transposed(ff)
-            for _ in range(tokens):
-                x = torch.randn(1, 1, d, generator=g)
-                x[..., -1] = 1.0  # the gate's bias column (harness.profiling.ffn)
+        xs = iter(gate_inputs(n * tokens, 1, d, torch.float32, seed=seed + 1))
+        g = torch.Generator().manual_seed(seed + 2)
+        items = []  # (copy, input, predicted set); token-major, so consecutive items use different copies
+        for _ in range(tokens):
+            for c, ff in enumerate(ffs):
+                x = next(xs)
                 fired = F.relu(F.linear(x[0], ff.w1.weight))[0] != 0
                 on, off = fired.nonzero().squeeze(1), (~fired).nonzero().squeeze(1)
                 keep = on[torch.randperm(on.numel(), generator=g)[: round(recall * on.numel())]]
@@ -141,8 +143,6 @@ def bench_predicted(d: int = 2048, sparsity: float = 0.9, predicted_density: flo
                 mask = torch.zeros(1, Fd, dtype=torch.bool)
                 mask[0, torch.cat([keep, off[torch.randperm(off.numel(), generator=g)[:extra]]])] = True
                 items.append((c, x, mask))
-        # Item order: copy-major within a token index, so consecutive items use different copies.
-        items = [items[c * tokens + t] for t in range(tokens) for c in range(n)]
         paths = {"dense": None, "exact": sp.sparse_ffn, "predicted": sp.predicted_ffn}
 
         def runner(fwd):
