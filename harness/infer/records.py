@@ -2,8 +2,11 @@
 before scoring so scores can be redone from them without the model (``--rescore``); and the provenance of
 a result computed on this CPU.
 
-    <suite>.samples.jsonl      {"_meta": {suite, version, params, eval_act, checkpoint, ...}}
+    <suite>.samples.jsonl      {"_meta": {suite, version, params, eval_act, checkpoint, ...}, "_records": N}
                                {"task_id": ..., "completion": ..., <scores>}
+
+The header counts the records so that a file cut exactly after a newline (every line still parses) reads
+as damaged rather than as a shorter run; files written before the count existed are read without it.
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ from harness.results import atomic_write_text
 
 def read_samples(path: pathlib.Path) -> tuple[dict | None, list[dict], str | None]:
     """(header meta, the records, what is damaged or None). Reading stops at the first line that is not a
-    JSON object (a file cut mid-line by a crash, a full disk or a copy); the records before it are kept."""
+    JSON object (a file cut mid-line by a crash, a full disk or a copy); the records before it are kept.
+    Fewer records than the header counts (a file cut at a line boundary) is damage too."""
     if not path.exists():
         return None, [], None
-    meta, records = None, []
+    meta, records, expected = None, [], None
     lines = path.read_bytes().split(b"\n")
     for i, raw in enumerate(lines):
         if not raw.strip():
@@ -35,9 +39,11 @@ def read_samples(path: pathlib.Path) -> tuple[dict | None, list[dict], str | Non
             where = "cut off" if i == len(lines) - 1 else "not a sample record"
             return meta, records, f"line {i + 1} is {where}"
         if i == 0:
-            meta = rec["_meta"]
+            meta, expected = rec["_meta"], rec.get("_records")
         else:
             records.append(rec)
+    if expected is not None and len(records) < expected:
+        return meta, records, f"it ends after {len(records)} of its {expected} records"
     return meta, records, None
 
 
@@ -64,7 +70,8 @@ def same_generations(old: list[dict], new: list[dict]) -> bool:
 
 
 def write_samples(path: pathlib.Path, meta: dict, records: list[dict]):
-    text = json.dumps({"_meta": meta}) + "\n" + "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    head = json.dumps({"_meta": meta, "_records": len(records)})
+    text = head + "\n" + "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
     atomic_write_text(path, text)
 
 
