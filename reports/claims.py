@@ -68,12 +68,17 @@ def item_matrix(items: pd.DataFrame, model: str, suite: str, seeds: list) -> pd.
     return sel.pivot_table(index="seed", columns="item", values="value", aggfunc="mean").loc[seeds]
 
 
+def shared_seeds(rows_a: pd.DataFrame, rows_b: pd.DataFrame) -> list:
+    """The seeds both ran: the only ones a paired difference (and the means shown beside it) may use."""
+    return sorted(set(rows_a["seed"]) & set(rows_b["seed"]))
+
+
 def compare_runs(coll: Collection, rows_a: pd.DataFrame, rows_b: pd.DataFrame, model_a: str, model_b: str,
                  suite: str | None, sign: float) -> Diff | None:
     """``sign``·(A − B) on the seeds both ran: item by item when both have per-item scores of the same
     items, else seed by seed."""
     va, vb = per_seed(rows_a), per_seed(rows_b)
-    seeds = sorted(set(va.index) & set(vb.index))
+    seeds = shared_seeds(rows_a, rows_b)
     if not seeds:
         return None
     if suite is not None and not coll.items.empty:
@@ -140,8 +145,10 @@ def ordering_claims(coll: Collection, scale: str) -> list[dict]:
             if sign < 0:
                 note = "; ".join(x for x in (note, "lower is better: diff = B − A") if x)
             la, lb = specs.label(ma, present[ma]), specs.label(mb, present[mb])
+            seeds = shared_seeds(ra, rb)  # a seed only one of them ran would make the means disagree with diff
             out.append({"claim": f"{a_name} {rel} {b_name}", "metric": col.header,
-                        "a": f"{la}: {col.fmt(per_seed(ra).mean())}", "b": f"{lb}: {col.fmt(per_seed(rb).mean())}",
+                        "a": f"{la}: {col.fmt(per_seed(ra).loc[seeds].mean())}",
+                        "b": f"{lb}: {col.fmt(per_seed(rb).loc[seeds].mean())}",
                         **_diff_cells(col, d),
                         "margin": f"±{_num(col, margin.value)}" if margin and needs_margin else "–",
                         "verdict": v, "note": note})
@@ -254,7 +261,7 @@ _HEADERS = ["claim", "metric", "A", "B", "seeds", "items", "A − B", "95% CI", 
 def notes() -> list[str]:
     margins = "; ".join(f"{k} ±{m.value:g} ({m.reason})" for k, m in specs.MARGINS.items())
     return ["A − B is oriented so that positive favours A (for lower-is-better metrics it is B − A); paired "
-            "over the seeds both ran and the items both scored; 95% CI from seeds and items together "
+            "over the seeds both ran and the items both scored (the A and B means are over those seeds too); 95% CI from seeds and items together "
             "(reports/stats.py); mde = the smallest difference detectable with 80% power",
             "> holds when the CI excludes 0 in A's favour; ≈ holds when the whole CI lies within ±margin; "
             "≥ (non-inferiority) holds when the CI's lower end is above −margin; otherwise undecided, or "

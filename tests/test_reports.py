@@ -323,6 +323,20 @@ def test_items_of_different_item_sets_are_not_paired(tmp_path):
     assert cl["items"].tolist() == ["–"] and cl["note"].tolist() == ["no per-item scores: interval over seeds only"]
 
 
+def test_claim_means_are_over_the_seeds_the_difference_pairs(tmp_path):
+    """A grid half-way: B has a third seed that A lacks. The difference pairs seeds 0 and 1 only, so the
+    means shown beside it are over seeds 0 and 1 too — else "A: 50, B: 40, diff −10" would be printed."""
+    root = tmp_path / "r"
+    for model, vals in (("swi-ft-a0.05", [0.5, 0.5]), ("stocha-p0.7-a0.05", [0.6, 0.6, 0.0])):
+        for seed, v in enumerate(vals):
+            write_result(_result("eval", model, seed, "syn_reason", [metric("exact_match", v, n=4, n_total=4)]),
+                         root / f"{model}{seed}.json")
+    cl = claims.check(load(root), SCALE)
+    row = cl.iloc[0]
+    assert (row["a"], row["b"], row["diff"], row["seeds"]) == ("Swi+FT(α=0.05): 50.0",
+                                                               "StochA(p=0.7, α=0.05): 60.0", "-10.0", 2)
+
+
 def test_a_suite_at_its_floor_decides_nothing(tmp_path):
     """Both recipes score 0 on every item (HumanEval at small scale): no verdict, not "≈ holds"."""
     root = tmp_path / "r"
