@@ -84,6 +84,25 @@ def test_bad_input_is_one_clear_error(out_dir):
         run_eval("tiny", "silu", suites=["syn_code"], train=False)
 
 
+def test_items_sizes_the_generated_suites_and_their_results_are_whole(out_dir):
+    from harness.evaluation.evaluate import _suites, run_eval
+
+    sized = {s.name: s.params.get("n_items") for s in _suites(["syn_code", "syn_reason", "syn_choice", "humaneval",
+                                                                "stdlib_bpb"], None, items=40)}
+    assert sized == {"syn_code": 40, "syn_reason": 40, "syn_choice": 40, "humaneval": None, "stdlib_bpb": None}
+    assert {s.params["n_items"] for s in _suites(["syn_code", "syn_choice"], None)} == {600}
+    suite = _suites(["syn_code"], None, items=5)[0]
+    path = result_path("tiny", "silu", 0, "syn_code")
+    run_suite(suite, EvalContext(generate_fn=Counting(suite), progress=False), RUN, limit=None, path=path,
+              log=lambda *_: None)
+    res = read_result(path)
+    assert (res["metrics"][0]["n"], res["metrics"][0]["n_total"]) == (5, 5) and is_complete(res)
+    assert res["suite"]["params"]["n_items"] == 5  # a 5-item result never passes for a 600-item one
+    assert not _is_done(path, get_suite("syn_code"), None, "silu", 60)
+    with pytest.raises(ValueError, match="--items must be >= 1"):
+        run_eval("tiny", "silu", suites=["syn_code"], items=0, train=False)
+
+
 @pytest.mark.slow
 def test_run_eval_end_to_end_tiny(out_dir):
     from harness.evaluation.evaluate import run_eval

@@ -335,7 +335,7 @@ def test_relufy_imports_finetunes_evaluates_and_compares(tiny_llama, out_dir, ca
     three recipes fine-tuned into s1, every run evaluated on the same suite, one table."""
     argv = ["relufy", "--from-hf", str(tiny_llama), "--name", "toy", "--recipes", "swi-ft,stocha-p0.7,silu",
             "--steps", "2", "--batch-size", "2", "--seq-len", "32", "--eval-seqs", "2", "--suites", "syn_choice",
-            "--limit", "2", "--no-profile", "--no-progress", "--mix", "synth_code=1", "--synth-docs", "100"]
+            "--items", "2", "--no-profile", "--no-progress", "--mix", "synth_code=1", "--synth-docs", "100"]
     assert main(argv) == 0
     out = capsys.readouterr().out
     results = out_dir / "results" / "hf-toy"
@@ -344,6 +344,8 @@ def test_relufy_imports_finetunes_evaluates_and_compares(tiny_llama, out_dir, ca
                               ("silu", 1, "syn_choice"), ("silu", 1, "train")]:
         r = read_result(results / model / f"s{seed}" / f"{name}.json")
         assert r["status"] == "ok" and r["run"]["seed"] == seed
+        if name != "train":  # --items: every run scored on the same 2 items, as whole results
+            assert r["suite"]["params"]["n_items"] == 2 and r["metrics"][0]["n"] == r["metrics"][0]["n_total"] == 2
     assert read_result(results / "silu" / "s0" / "train.json")["run"]["step"] == 0
     assert read_result(results / "relu" / "s1" / "train.json")["run"]["step"] == 2
     table = out[out.index("results at scale hf-toy"):]

@@ -7,6 +7,7 @@
     python -m harness eval --model silu --suites lm_eval:arc_easy       # any lm-eval task (needs its data)
     python -m harness eval --model silu --scale hf-smollm2-135m-instruct --eval-act relu   # zero-shot RELU
     python -m harness eval --model silu --scale hf-NAME --suites humaneval --prompt-form chat
+    python -m harness eval --model silu --scale hf-NAME --items 200   # smaller generated suites, whole results
     python -m harness eval --model silu --isolation namespaces          # refuse to run code without them
     make eval MODEL=silu SCALE=tiny LIMIT=5
 
@@ -30,6 +31,9 @@ def add_arguments(p) -> None:
     g.add_argument("--suites", default=None,
                    help="comma-separated suites (default: all embedded + humaneval + gsm8k_100); lm_eval:TASK too")
     g.add_argument("--limit", type=int, default=None, help="only the first N items of each suite (partial result)")
+    g.add_argument("--items", type=int, default=None,
+                   help="items in each generated suite (syn_code, syn_reason, syn_choice; default 600): a whole "
+                        "result at that size, unlike --limit")
     g.add_argument("--n-samples", type=int, default=None, help="samples per code task (>1: sampling, pass@k)")
     g.add_argument("--eval-act", default=None,
                    help="inference activation: relu | silu | stocha:p=P (default: the recipe's); relu on an "
@@ -57,7 +61,8 @@ def run(args) -> int:
                      suites=args.suites.split(",") if args.suites else None, limit=args.limit, force=args.force,
                      eval_act=args.eval_act, rescore=args.rescore, batch_size=args.batch_size,
                      n_samples=args.n_samples, profile=not args.no_profile, train=not args.no_train,
-                     predictor=args.predictor, prompt_form=args.prompt_form, isolation=args.isolation)
+                     predictor=args.predictor, prompt_form=args.prompt_form, isolation=args.isolation,
+                     items=args.items)
     print_table(args.scale, current=(args.model, args.seed))
     print(f"\n{len(paths)} result files under {results_dir(args.scale, args.model, args.seed)}")
     return 0

@@ -40,6 +40,7 @@ def add_arguments(p) -> None:
     g.add_argument("--suites", default="stdlib_bpb,syn_choice,syn_reason,gsm8k_100,syn_code,humaneval",
                    help="comma-separated suites every run is evaluated on")
     g.add_argument("--limit", type=int, help="only the first N items of each suite (partial results)")
+    g.add_argument("--items", type=int, help="items in each generated suite (default 600; whole results)")
     g.add_argument("--batch-size-eval", type=int, default=16, help="generation / scoring batch size")
     g.add_argument("--no-profile", action="store_true", help="skip the sparsity profiles")
     add_data_arguments(p)
@@ -67,7 +68,7 @@ def run(args) -> int:
     cfgs = [FinetuneConfig.create(args.from_hf, r, name=scale[3:], seed=FT_SEED, steps=args.steps,
                                   batch_size=args.batch_size, seq_len=args.seq_len, data=config_from_args(args),
                                   device=args.device, **opt) for r in recipes]
-    ev = dict(suites=suites, limit=args.limit, batch_size=args.batch_size_eval, profile=False, train=False,
+    ev = dict(suites=suites, limit=args.limit, items=args.items, batch_size=args.batch_size_eval, profile=False, train=False,
               progress=progress)
     stages = [("as imported", lambda: run_eval(scale, own, 0, **ev)),
               ("zero-shot relu", lambda: run_eval(scale, own, 0, eval_act="relu", **ev))]

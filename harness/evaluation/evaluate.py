@@ -47,13 +47,15 @@ def run_eval(scale: str, model: str, seed: int = 0, suites: list[str] | None = N
              force: bool = False, *, eval_act: str | None = None, rescore: bool = False, batch_size: int = 16,
              n_samples: int | None = None, profile: bool = True, train: bool = True, progress: bool = True,
              predictor: bool = False, prompt_form: str | None = None, isolation: str = "auto",
-             log=print) -> list[pathlib.Path]:
+             items: int | None = None, log=print) -> list[pathlib.Path]:
     """Evaluate the run (scale, model, seed) on ``suites`` (default: ``suites.DEFAULT_SUITES``).
 
     Returns the result JSON paths (the profile's included when it ran). The run is locked meanwhile
     (``harness.paths.run_lock``): a second evaluation of it refuses at once with the first one's pid.
     ``isolation`` (auto | namespaces | guard): how generated code is isolated (``harness.sandbox.isolation``);
-    code suites record the mode that ran.
+    code suites record the mode that ran. ``items``: how many items the generated suites (``SIZED_SUITES``)
+    hold (default ``suites.base.SYNTH_ITEMS``) — a whole result at that size, unlike ``limit`` (a partial
+    one); a 135M checkpoint on one core uses it to fit its evaluation in half an hour.
     """
     # Offline by default; a user who exports HF_HUB_OFFLINE=0 gets the Hub for lm_eval:TASK suites.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -62,11 +64,12 @@ def run_eval(scale: str, model: str, seed: int = 0, suites: list[str] | None = N
     check_scale(scale)  # a registry scale, or hf-NAME (a fine-tuned Hugging Face checkpoint)
     if limit is not None and limit < 1:
         raise ValueError(f"--limit must be >= 1, got {limit}")
-    if (n_samples is not None and n_samples < 1) or batch_size < 1:
-        raise ValueError(f"--n-samples and --batch-size must be >= 1, got {n_samples} and {batch_size}")
+    if (n_samples is not None and n_samples < 1) or batch_size < 1 or (items is not None and items < 1):
+        raise ValueError(f"--n-samples, --batch-size and --items must be >= 1, got {n_samples}, {batch_size} "
+                         f"and {items}")
     if eval_act is not None:
         eval_act = str(ActSpec.parse(eval_act))
-    instances = _suites(suites or DEFAULT_SUITES, n_samples, prompt_form)  # every name checked before anything trains
+    instances = _suites(suites or DEFAULT_SUITES, n_samples, prompt_form, items)  # every name checked before anything trains
     resolve_isolation(isolation)  # --isolation namespaces where none works fails now, not after training
     # One evaluation of a run (and activation) at a time: a second one refuses at once, naming the first.
     tag = act_tag(eval_act) + (".pred" if predictor else "")
@@ -102,10 +105,17 @@ def run_eval(scale: str, model: str, seed: int = 0, suites: list[str] | None = N
         return paths
 
 
-def _suites(names: list[str], n_samples: int | None, prompt_form: str | None = None) -> list:
+# The suites generated here, whose size is a parameter (``n_items``) rather than a fixed dataset.
+SIZED_SUITES = ("syn_code", "syn_reason", "syn_choice")
+
+
+def _suites(names: list[str], n_samples: int | None, prompt_form: str | None = None,
+            items: int | None = None) -> list:
     out = []
     for n in names:
         kw = {}
+        if items is not None and n in SIZED_SUITES:
+            kw["n_items"] = items
         if n_samples is not None and n in ("syn_code", "humaneval", "humaneval_plus", "mbpp_plus"):
             kw["n_samples"] = n_samples
         if prompt_form is not None and n in ("syn_code", "humaneval"):
