@@ -1,5 +1,5 @@
 # Every user-facing target builds .venv first, so a fresh clone needs only `make eval MODEL=...` / `make test`.
-# Variables: MODEL, SCALE, SEED, STEPS, NPROC, SUITES, LIMIT, SEEDS, TABLE, K, PROMPTS, OUT, ACT,
+# Variables: MODEL, SCALE, SEED, STEPS, NPROC, SUITES, LIMIT, ITEMS, SEEDS, TABLE, K, PROMPTS, OUT, ACT,
 # FROM_HF, RECIPE, NAME; TORCH_SPEC for a GPU build of torch.
 PY ?= python3
 VENV := .venv
@@ -57,6 +57,7 @@ ls: $(VENV)/.installed
 _STEPS := $(if $(STEPS),--steps $(STEPS))
 _SUITES := $(if $(SUITES),--suites $(SUITES))
 _LIMIT := $(if $(LIMIT),--limit $(LIMIT))
+_ITEMS := $(if $(ITEMS),--items $(ITEMS))
 
 # The one target that goes online: benchmark data no package ships (evalplus, lm-eval's gsm8k).
 data: $(VENV)/.installed
@@ -71,7 +72,7 @@ else
 endif
 
 eval: $(VENV)/.installed
-	$(PYTHON) -m harness eval --model $(MODEL) --scale $(SCALE) --seed $(SEED) $(_SUITES) $(_LIMIT) \
+	$(PYTHON) -m harness eval --model $(MODEL) --scale $(SCALE) --seed $(SEED) $(_SUITES) $(_LIMIT) $(_ITEMS) \
 		$(if $(EVAL_ACT),--eval-act $(EVAL_ACT)) $(if $(PROMPT_FORM),--prompt-form $(PROMPT_FORM))
 
 profile: $(VENV)/.installed
