@@ -176,6 +176,14 @@ def test_crosscheck_command_agrees_with_transformers_and_lm_eval(tiny_llama, out
     assert x["lm_eval"]["syn_choice"]["ours"] == x["lm_eval"]["syn_choice"]["lm_eval_hf"]
     assert x["lm_eval"]["stdlib_bpb"]["ours"] == pytest.approx(x["lm_eval"]["stdlib_bpb"]["lm_eval_hf"], rel=1e-5)
     assert "skipped" in x["humaneval"]
+    # one part alone: its own file (the whole record stays), no model loaded for the samples-only part
+    assert main(["crosscheck", "--scale", SCALE, "--parts", "humaneval"]) == 0
+    y = json.loads((out_dir / "bench" / f"crosscheck_{SCALE}_humaneval.json").read_text())
+    assert y["parts"] == ["humaneval"] and "skipped" in y["humaneval"] and "greedy" not in y
+    assert json.loads((out_dir / "bench" / f"crosscheck_{SCALE}.json").read_text())["greedy"] == x["greedy"]
+    capsys.readouterr()
+    assert main(["crosscheck", "--scale", SCALE, "--parts", "greedy,speed"]) == 2
+    assert "--parts takes a subset of greedy, humaneval, lm_eval" in capsys.readouterr().err
 
 
 # ---- cross-checks against references nobody here wrote -----------------------------------------------
