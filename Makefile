@@ -22,7 +22,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 
 .PHONY: setup test test-all lint ls eval train profile diversity export finetune bench selfcheck paper plots data clean-venv \
-	real-model real-import real-eval real-crosscheck relufy-real
+	real-model real-import real-eval _real-eval-silu _real-eval-relu real-crosscheck relufy-real
 
 # bubblewrap builds the namespaces around generated code (harness/sandbox/isolation.py); it is installed only where
 # that works unattended (root with apt-get), and setup never fails over it: unshare (util-linux) or the in-process
@@ -107,6 +107,8 @@ finetune: $(VENV)/.installed
 REAL_NAME ?= smollm2-135m-instruct
 REAL_SUITES ?= stdlib_bpb,syn_choice,syn_reason,gsm8k_100,syn_code,humaneval
 REAL_ITEMS ?= 200
+REAL_JOBS ?= 2
+REAL_LOG ?= $(or $(HARNESS_OUT),out)/real-eval-relu.log
 THREADS ?= 1
 _REAL_GGUF = $$($(PYTHON) -c "from harness.interop.gguf_file import packaged_smollm2; print(packaged_smollm2())")
 REAL_SRC ?= $(_REAL_GGUF)
@@ -126,15 +128,27 @@ real-model: $(VENV)/.real
 real-import: $(VENV)/.real
 	OMP_NUM_THREADS=$(THREADS) $(PYTHON) -m harness import $(REAL_SRC) --name $(REAL_NAME) --threads $(THREADS)
 
+# The SILU and RELU evaluations are independent: with REAL_JOBS=2 they run side by side, one core each (the
+# RELU one logs to REAL_LOG so that two sets of progress bars do not share the terminal); the profile, which
+# times decoding, runs alone afterwards.
+_REAL_EVAL = OMP_NUM_THREADS=$(THREADS) $(PYTHON) -m harness eval --model silu --scale hf-$(REAL_NAME) --no-train \
+	--suites $(REAL_SUITES) --items $(REAL_ITEMS) $(_LIMIT)
 real-eval: real-import
 	@date +%s > .real-eval.t0
-	OMP_NUM_THREADS=$(THREADS) $(PYTHON) -m harness eval --model silu --scale hf-$(REAL_NAME) --no-train \
-		--suites $(REAL_SUITES) --items $(REAL_ITEMS) $(_LIMIT)
-	OMP_NUM_THREADS=$(THREADS) $(PYTHON) -m harness eval --model silu --scale hf-$(REAL_NAME) --no-train \
-		--suites $(REAL_SUITES) --items $(REAL_ITEMS) $(_LIMIT) --eval-act relu
+	@echo "SILU as shipped here; RELU swapped in beside it ($(REAL_JOBS) jobs), its log: $(REAL_LOG)"
+	@$(MAKE) --no-print-directory -j$(REAL_JOBS) _real-eval-silu _real-eval-relu
 	OMP_NUM_THREADS=$(THREADS) $(PYTHON) -m harness profile --model silu --scale hf-$(REAL_NAME) --widths '' \
 		--threads $(THREADS) --act relu
+	@$(PYTHON) -c "from harness.evaluation.table import print_table; print_table('hf-$(REAL_NAME)')"
 	@echo "real-eval wall time: $$(( $$(date +%s) - $$(cat .real-eval.t0) )) s (after the import)"; rm -f .real-eval.t0
+
+_real-eval-silu: $(VENV)/.real
+	$(_REAL_EVAL)
+
+_real-eval-relu: $(VENV)/.real
+	@mkdir -p $(dir $(REAL_LOG))
+	@$(_REAL_EVAL) --eval-act relu > $(REAL_LOG) 2>&1 || { tail -n 5 $(REAL_LOG); exit 1; }
+	@tr '\r' '\n' < $(REAL_LOG) | grep -a "evaluating\|^  [a-z_0-9]*: .* = \|done already\|skipped" | sed 's/^/[relu] /'
 
 real-crosscheck: $(VENV)/.real
 	OMP_NUM_THREADS=$(THREADS) $(PYTHON) -m harness crosscheck --scale hf-$(REAL_NAME) --threads $(THREADS)
