@@ -106,9 +106,11 @@ finetune: $(VENV)/.installed
 # and a silu control (a GPU job at the default budget) and compares all of them.
 REAL_NAME ?= smollm2-135m-instruct
 REAL_SUITES ?= stdlib_bpb,syn_choice,syn_reason,gsm8k_100,syn_code,humaneval
-REAL_ITEMS ?= 200
+REAL_ITEMS ?= 100
 REAL_JOBS ?= 2
 REAL_LOG ?= $(or $(HARNESS_OUT),out)/real-eval-relu.log
+# The start time sits beside the results, so a run with another HARNESS_OUT cannot reset it.
+_REAL_T0 = $(or $(HARNESS_OUT),out)/.real-eval.t0
 THREADS ?= 1
 _REAL_GGUF = $$($(PYTHON) -c "from harness.interop.gguf_file import packaged_smollm2; print(packaged_smollm2())")
 REAL_SRC ?= $(_REAL_GGUF)
@@ -134,13 +136,13 @@ real-import: $(VENV)/.real
 _REAL_EVAL = OMP_NUM_THREADS=$(THREADS) $(PYTHON) -m harness eval --model silu --scale hf-$(REAL_NAME) --no-train \
 	--suites $(REAL_SUITES) --items $(REAL_ITEMS) $(_LIMIT)
 real-eval: real-import
-	@date +%s > .real-eval.t0
+	@mkdir -p $(dir $(REAL_LOG)) $(dir $(_REAL_T0)) && date +%s > $(_REAL_T0)
 	@echo "SILU as shipped here; RELU swapped in beside it ($(REAL_JOBS) jobs), its log: $(REAL_LOG)"
 	@$(MAKE) --no-print-directory -j$(REAL_JOBS) _real-eval-silu _real-eval-relu
 	OMP_NUM_THREADS=$(THREADS) $(PYTHON) -m harness profile --model silu --scale hf-$(REAL_NAME) --widths '' \
 		--threads $(THREADS) --act relu
 	@$(PYTHON) -c "from harness.evaluation.table import print_table; print_table('hf-$(REAL_NAME)')"
-	@echo "real-eval wall time: $$(( $$(date +%s) - $$(cat .real-eval.t0) )) s (after the import)"; rm -f .real-eval.t0
+	@echo "real-eval wall time: $$(( $$(date +%s) - $$(cat $(_REAL_T0)) )) s (after the import)"; rm -f $(_REAL_T0)
 
 _real-eval-silu: $(VENV)/.real
 	$(_REAL_EVAL)
