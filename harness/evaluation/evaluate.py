@@ -64,9 +64,9 @@ def run_eval(scale: str, model: str, seed: int = 0, suites: list[str] | None = N
     check_scale(scale)  # a registry scale, or hf-NAME (a fine-tuned Hugging Face checkpoint)
     if limit is not None and limit < 1:
         raise ValueError(f"--limit must be >= 1, got {limit}")
-    if (n_samples is not None and n_samples < 1) or batch_size < 1 or (items is not None and items < 1):
-        raise ValueError(f"--n-samples, --batch-size and --items must be >= 1, got {n_samples}, {batch_size} "
-                         f"and {items}")
+    for flag, value in (("--n-samples", n_samples), ("--batch-size", batch_size), ("--items", items)):
+        if value is not None and value < 1:
+            raise ValueError(f"{flag} must be >= 1, got {value}")
     if eval_act is not None:
         eval_act = str(ActSpec.parse(eval_act))
     instances = _suites(suites or DEFAULT_SUITES, n_samples, prompt_form, items)  # every name checked before anything trains
