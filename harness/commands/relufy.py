@@ -68,8 +68,8 @@ def run(args) -> int:
     cfgs = [FinetuneConfig.create(args.from_hf, r, name=scale[3:], seed=FT_SEED, steps=args.steps,
                                   batch_size=args.batch_size, seq_len=args.seq_len, data=config_from_args(args),
                                   device=args.device, **opt) for r in recipes]
-    ev = dict(suites=suites, limit=args.limit, items=args.items, batch_size=args.batch_size_eval, profile=False, train=False,
-              progress=progress)
+    ev = dict(suites=suites, limit=args.limit, items=args.items, batch_size=args.batch_size_eval, profile=False,
+              train=False, progress=progress)
     stages = [("as imported", lambda: run_eval(scale, own, 0, **ev)),
               ("zero-shot relu", lambda: run_eval(scale, own, 0, eval_act="relu", **ev))]
     if not args.no_profile:
