@@ -261,8 +261,8 @@ _HEADERS = ["claim", "metric", "A", "B", "seeds", "items", "A − B", "95% CI", 
 def notes() -> list[str]:
     margins = "; ".join(f"{k} ±{m.value:g} ({m.reason})" for k, m in specs.MARGINS.items())
     return ["A − B is oriented so that positive favours A (for lower-is-better metrics it is B − A); paired "
-            "over the seeds both ran and the items both scored (the A and B means are over those seeds too); 95% CI from seeds and items together "
-            "(reports/stats.py); mde = the smallest difference detectable with 80% power",
+            "over the seeds both ran and the items both scored (the A and B means are over those seeds too); "
+            "95% CI from seeds and items together (reports/stats.py); mde = the smallest difference detectable with 80% power",
             "> holds when the CI excludes 0 in A's favour; ≈ holds when the whole CI lies within ±margin; "
             "≥ (non-inferiority) holds when the CI's lower end is above −margin; otherwise undecided, or "
             "does not hold when the CI lies wholly on the wrong side",
